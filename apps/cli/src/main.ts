@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { registerExtract } from './commands/extract.js';
+import { registerLayers } from './commands/layers.js';
+import { registerModel } from './commands/model.js';
+
+const program = new Command()
+  .name('strata')
+  .description('How a convolutional network sees an image set: VGG16 activations from HDF5 bricks and photo folders.')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerLayers(program);
+registerModel(program);
+registerExtract(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  // Expected failures (bad input, missing files) get one clear line, not a stack trace.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`strata: ${message}\n`);
+  if (process.env.STRATA_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}

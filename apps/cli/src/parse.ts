@@ -1,0 +1,6 @@
+/** Parses a command-line integer, naming the option in the error. */
+export function parseInteger(text: string, option: string, { min = 0 }: { min?: number } = {}): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new RangeError(`${option} must be an integer >= ${min}, got "${text}"`);
+  return value;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Extraction speed: Strata vs the PyTorch recipe's loop (batch 1, Debian's torch), measured
+// in the same run on the same images and the same seeded VGG16, printed as ratios with the
+// GFLOP/s achieved (VGG16 features: 30.7 GFLOP per image, 3.9 to pool1).
+//
+//   node bench/extract/run.mjs [--images N] [--layers pool1,pool5] [--batch-size 8]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getLayer } from '@strata/core/layers';
+import { extractToDirectory } from '@strata/core/extract';
+import { FeatureModel } from '@strata/core/model';
+import { demoImages, openImageSource, writeImageBrick } from '@strata/core/sources';
+
+const root = resolve(import.meta.dirname, '../..');
+const python = process.env.STRATA_REFERENCE_PYTHON ?? '/usr/bin/python3';
+const { values } = parseArgs({
+  options: {
+    images: { type: 'string', default: '32' },
+    layers: { type: 'string', default: 'pool1,pool5' },
+    'batch-size': { type: 'string', default: '8' },
+  },
+});
+const count = Number(values.images);
+const batchSize = Number(values['batch-size']);
+const dir = mkdtempSync(join(tmpdir(), 'strata-bench-extract-'));
+
+const model = join(dir, 'vgg16.onnx');
+execFileSync(python, [join(root, 'packages/core/test/parity/export_vgg16.py'), '--seed', '0', '--variant', 'features', '--out', model]);
+const brick = join(dir, 'stimuli.h5');
+await writeImageBrick(brick, 425, 425, demoImages(count, 0));
+
+console.log(`${count} images of 425 x 425 from an HDF5 brick, ${cpus().length} cores, Strata batch ${batchSize}, recipe batch 1`);
+console.log('layer   strata img/s  recipe img/s  ratio  strata GFLOP/s  recipe GFLOP/s');
+for (const name of values.layers.split(',')) {
+  const layer = getLayer(name);
+  const source = await openImageSource(brick);
+  const featureModel = await FeatureModel.load(model, { layers: [layer] });
+  const out = join(dir, `out-${name}`);
+  const summary = await extractToDirectory({ source, model: featureModel, modelSha256: featureModel.sha256, outDir: out, batchSize });
+  featureModel.dispose();
+  await source.close();
+  rmSync(out, { recursive: true, force: true });
+  const strataRate = summary.rows / (summary.elapsedMs / 1000);
+
+  const printed = execFileSync(python, [join(root, 'test/parity/recipe.py'), '--images', brick, '--layers', name, '--time'], { encoding: 'utf8' });
+  const recipeRate = Number(/([\d.]+) images\/s/.exec(printed)?.[1]);
+  console.log(
+    `${name.padEnd(7)} ${strataRate.toFixed(2).padStart(12)}  ${recipeRate.toFixed(2).padStart(12)}  ${(strataRate / recipeRate).toFixed(2).padStart(5)}x ` +
+      `${(strataRate * layer.cumulativeGflops).toFixed(1).padStart(14)}  ${(recipeRate * layer.cumulativeGflops).toFixed(1).padStart(14)}`,
+  );
+}
+rmSync(dir, { recursive: true, force: true });

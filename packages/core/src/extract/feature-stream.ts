@@ -1,0 +1,85 @@
+/**
+ * Turns an image source into batches of layer activations, one model pass per batch.
+ * Decoding and preprocessing of the next batch overlap with inference of the current one,
+ * since onnxruntime runs off the JavaScript thread.
+ */
+import { INPUT_SIZE } from '../layers.js';
+import { preprocessImage } from '../image/preprocess.js';
+import type { FeatureModel } from '../model/feature-model.js';
+import type { ImageReadError, ImageSource } from '../sources/types.js';
+
+const IMAGE_FLOATS = 3 * INPUT_SIZE * INPUT_SIZE;
+
+export interface ExtractedImage {
+  readonly index: number;
+  readonly id: string;
+}
+
+export interface FeatureBatch {
+  /** Source indices [start, end) covered by this batch, good and bad. */
+  readonly start: number;
+  readonly end: number;
+  /** Images that went through the model, in order; row i of each feature matrix is images[i]. */
+  readonly images: readonly ExtractedImage[];
+  readonly failures: readonly ImageReadError[];
+  /** Layer name -> images.length x dimension, C,H,W order within a row. */
+  readonly features: ReadonlyMap<string, Float32Array>;
+}
+
+export interface FeatureStreamOptions {
+  /** First source index to process (to resume). Default 0. */
+  readonly start?: number;
+  /** Images per model pass. Default 8. */
+  readonly batchSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+interface PreparedBatch {
+  readonly start: number;
+  readonly end: number;
+  readonly images: ExtractedImage[];
+  readonly failures: ImageReadError[];
+  readonly input: Float32Array;
+}
+
+async function prepareBatch(source: ImageSource, start: number, end: number): Promise<PreparedBatch> {
+  const results = await source.readBatch(start, end);
+  const images: ExtractedImage[] = [];
+  const failures: ImageReadError[] = [];
+  const input = new Float32Array(results.length * IMAGE_FLOATS);
+  for (const result of results) {
+    if (!result.ok) {
+      failures.push(result.error);
+      continue;
+    }
+    preprocessImage(result.image, input, images.length * IMAGE_FLOATS);
+    images.push({ index: result.index, id: result.id });
+  }
+  return { start, end, images, failures, input: input.subarray(0, images.length * IMAGE_FLOATS) };
+}
+
+export async function* streamFeatures(
+  source: ImageSource,
+  model: FeatureModel,
+  options: FeatureStreamOptions = {},
+): AsyncGenerator<FeatureBatch> {
+  const batchSize = options.batchSize ?? 8;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const first = options.start ?? 0;
+  if (first < 0 || first > source.size) throw new RangeError(`start ${first} outside [0, ${source.size}]`);
+
+  const prepare = (start: number): Promise<PreparedBatch> | undefined =>
+    start < source.size ? prepareBatch(source, start, Math.min(start + batchSize, source.size)) : undefined;
+
+  let pending = prepare(first);
+  while (pending) {
+    options.signal?.throwIfAborted();
+    const batch = await pending;
+    pending = prepare(batch.end);
+    // Keep a rejected prefetch from surfacing as an unhandled rejection if we stop early.
+    pending?.catch(() => undefined);
+    const features =
+      batch.images.length > 0 ? await model.run(batch.input, batch.images.length) : new Map<string, Float32Array>();
+    yield { start: batch.start, end: batch.end, images: batch.images, failures: batch.failures, features };
+  }
+}

@@ -1,0 +1,10 @@
+export { ImageReadError } from './types.js';
+export type { ImageSource, SourceResult } from './types.js';
+export { isHdf5File, limitSource, openImageSource } from './open.js';
+export type { OpenImageSourceOptions } from './open.js';
+export { Hdf5SourceError, openHdf5Source } from './hdf5.js';
+export type { Hdf5SourceOptions } from './hdf5.js';
+export { openFolderSource } from './folder.js';
+export { writeImageBrick } from './write-hdf5.js';
+export type { WriteBrickOptions } from './write-hdf5.js';
+export { DEMO_FAMILIES, DEMO_IMAGE_SIZE, demoFamily, demoImages, renderDemoImage } from './demo-images.js';
