@@ -11,7 +11,7 @@ const demo = join(root, 'demo');
 const count = Number(process.env.STRATA_DEMO_IMAGES ?? 48);
 
 function run(command, args) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
@@ -67,5 +67,8 @@ for (const layer of ['pool1', 'pool5']) {
     if (demoFamily(best) === demoFamily(i)) same += 1;
   }
   console.log(`${layer}: ${rows} x ${columns} float32; nearest neighbour (cosine) in the same scene family for ${same}/${rows} images`);
+}
+if (!cachedPretrainedVgg16()) {
+  console.log('(synthetic weights carry no learned meaning, so scene families sit near chance, 1 in 4; with `npx strata model fetch vgg16` the same run uses ImageNet weights)');
 }
 console.log(`\nLoad them in Python:  import numpy as np, json; X = np.load("${join(out, 'pool5.npy')}"); ids = json.load(open("${join(out, 'images.json')}"))["rows"]`);

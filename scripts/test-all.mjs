@@ -11,7 +11,7 @@ const suites = ['packages/core', 'apps/cli', 'test'];
 const only = process.argv.slice(2);
 const reports = mkdtempSync(join(tmpdir(), 'strata-tests-'));
 
-const build = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, stdio: 'inherit' });
+const build = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
 let passed = 0;
 let failed = 0;
 if (build.status !== 0) {

@@ -40,7 +40,7 @@ for (const name of values.layers.split(',')) {
   const featureModel = await FeatureModel.load(model, { layers: [layer] });
   const out = join(dir, `out-${name}`);
   const summary = await extractToDirectory({ source, model: featureModel, modelSha256: featureModel.sha256, outDir: out, batchSize });
-  featureModel.dispose();
+  await featureModel.dispose();
   await source.close();
   rmSync(out, { recursive: true, force: true });
   const strataRate = summary.rows / (summary.elapsedMs / 1000);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { extractToDirectory } from '@strata/core/extract';
 import { parseLayerList } from '@strata/core/layers';
-import { FeatureModel } from '@strata/core/model';
+import { FeatureModel, parseExecutionProvider } from '@strata/core/model';
 import { limitSource, openImageSource } from '@strata/core/sources';
 import { createProgress } from '../progress.js';
 import { parseInteger } from '../parse.js';
@@ -41,7 +41,7 @@ export function registerExtract(program: Command): void {
       const source = options.limit === undefined ? opened : limitSource(opened, parseInteger(options.limit, '--limit', { min: 1 }));
       const model = await FeatureModel.load(options.model, {
         layers,
-        executionProvider: options.device as 'cpu' | 'cuda',
+        executionProvider: parseExecutionProvider(options.device),
         threads: options.threads === undefined ? undefined : parseInteger(options.threads, '--threads', { min: 1 }),
       });
       const progress = createProgress('extract', source.size, 'img');
@@ -77,7 +77,7 @@ export function registerExtract(program: Command): void {
         for (const file of summary.files) console.log(`  ${file}`);
       } finally {
         progress.stop();
-        model.dispose();
+        await model.dispose();
         await source.close();
       }
     });

@@ -15,13 +15,19 @@ export function registerModel(program: Command): void {
     .action(async (name: string, options: { cache?: string }) => {
       if (name !== 'vgg16') throw new RangeError(`unknown model "${name}"; expected "vgg16"`);
       let progress: ReturnType<typeof createProgress> | undefined;
-      const startedAt = Date.now();
+      let currentPhase = '';
+      let phaseStartedAt = Date.now();
       const path = await fetchPretrainedVgg16({
         cacheDir: options.cache,
-        onProgress: ({ receivedBytes, totalBytes }) => {
-          progress ??= createProgress('download', Math.round(totalBytes / 1e6), 'MB');
-          const seconds = (Date.now() - startedAt) / 1000;
-          progress.update(Math.round(receivedBytes / 1e6), { rate: receivedBytes / 1e6 / Math.max(seconds, 1e-3) });
+        onProgress: ({ phase, bytes, totalBytes }) => {
+          if (phase !== currentPhase) {
+            progress?.stop();
+            currentPhase = phase;
+            phaseStartedAt = Date.now();
+            progress = createProgress(phase, Math.round(totalBytes / 1e6), 'MB');
+          }
+          const seconds = (Date.now() - phaseStartedAt) / 1000;
+          progress?.update(Math.round(bytes / 1e6), { rate: bytes / 1e6 / Math.max(seconds, 1e-3) });
         },
       });
       progress?.stop();

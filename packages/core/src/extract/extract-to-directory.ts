@@ -77,8 +77,8 @@ type LogLine = { row: number; index: number; id: string } | { index: number; id:
 
 /** Raised when `onBadImage: 'stop'` meets a bad image; everything before it is kept. */
 export class BadImageError extends Error {
-  constructor(readonly cause: ImageReadError) {
-    super(`${cause.message}; stopped (rerun to continue after fixing it, or skip bad images)`);
+  constructor(readonly badImage: ImageReadError) {
+    super(`${badImage.message}; stopped (rerun to continue after fixing it, or skip bad images)`);
     this.name = 'BadImageError';
   }
 }

@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -302,4 +303,14 @@ async function download(
     await rm(partPath, { force: true });
     throw manual(`the server's file has ${received} bytes, expected ${source.size}; the partial file was deleted`);
   }
+}
+
+/**
+ * The path of the pretrained VGG16 if it is already in the cache (verified by an earlier
+ * fetch or recorded after being placed by hand), without touching the network.
+ */
+export function cachedPretrainedVgg16(cacheDir = defaultModelCacheDir(), source: ModelArchiveSource = VGG16_ZOO_ARCHIVE): string | undefined {
+  const archiveName = source.archiveName ?? basename(new URL(source.url).pathname);
+  const modelPath = join(cacheDir, source.modelName ?? `${archiveName.replace(/\.(tar\.gz|tgz|tar)$/, '')}.onnx`);
+  return existsSync(modelPath) && existsSync(`${modelPath}.json`) ? modelPath : undefined;
 }

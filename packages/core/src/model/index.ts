@@ -5,6 +5,7 @@
  */
 export { FeatureModel, type FeatureModelOptions } from './feature-model.js';
 export {
+  cachedPretrainedVgg16,
   defaultModelCacheDir,
   fetchPretrainedVgg16,
   ModelDownloadError,
