@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const suites = ['packages/core', 'apps/cli', 'test'];
+const suites = ['packages/core', 'test'];
 const only = process.argv.slice(2);
 const reports = mkdtempSync(join(tmpdir(), 'strata-tests-'));
 
