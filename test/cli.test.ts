@@ -89,7 +89,7 @@ describe('strata extract', () => {
 
   it('continues after kill -9 and ends with exactly the rows of an uninterrupted run', async () => {
     const out = join(dir, 'killed');
-    const args = [CLI, 'extract', '--model', model, '--images', brick, '--layers', 'pool1,pool5', '--out', out, '--batch-size', '2'];
+    const args = [CLI, 'extract', '--model', model, '--images', brick, '--layers', 'pool1,pool5', '--out', out, '--batch-size', '2', '--checkpoint-interval', '0'];
     const child = spawn(process.execPath, args, { stdio: 'ignore' });
     const checkpoint = join(out, 'checkpoint.json');
     let killedAt = -1;

@@ -18,7 +18,7 @@ const root = resolve(import.meta.dirname, '../..');
 const python = process.env.STRATA_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const { values } = parseArgs({
   options: {
-    images: { type: 'string', default: '32' },
+    images: { type: 'string', default: '48' },
     layers: { type: 'string', default: 'pool1,pool5' },
     'batch-size': { type: 'string', default: '8' },
   },
@@ -38,6 +38,7 @@ for (const name of values.layers.split(',')) {
   const layer = getLayer(name);
   const source = await openImageSource(brick);
   const featureModel = await FeatureModel.load(model, { layers: [layer] });
+  await featureModel.run(new Float32Array(3 * 224 * 224), 1); // warm-up, not timed (the recipe does the same)
   const out = join(dir, `out-${name}`);
   const summary = await extractToDirectory({ source, model: featureModel, modelSha256: featureModel.sha256, outDir: out, batchSize });
   await featureModel.dispose();

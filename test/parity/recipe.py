@@ -12,7 +12,8 @@ the pretrained weights with --pretrained (needs them in torch's cache).
   recipe.py --images PATH [--dataset imgBrick] [--limit N] --layers pool1,pool5 --out DIR
             [--model-seed S] [--threads T] [--time]
 
-Writes DIR/<layer>.npy (float32, N x D). With --time prints images/s of the loop.
+Writes DIR/<layer>.npy (float32, N x D). With --time prints images/s of the loop (after one
+warm-up pass, as Strata's benchmark does).
 """
 import argparse
 import os
@@ -87,6 +88,9 @@ def main() -> int:
 
     count, load = list_images(args)
     rows = {name: [] for name in layers}
+    if args.time and count > 0:
+        with torch.no_grad():
+            features(transform(load(0)).unsqueeze(0))  # warm-up, not timed
     started = time.perf_counter()
     with torch.no_grad():
         for i in range(count):

@@ -4,7 +4,7 @@ import { parseLayerList } from '@strata/core/layers';
 import { FeatureModel, parseExecutionProvider } from '@strata/core/model';
 import { limitSource, openImageSource } from '@strata/core/sources';
 import { createProgress } from '../progress.js';
-import { parseInteger } from '../parse.js';
+import { parseInteger, parseSeconds } from '../parse.js';
 
 interface ExtractOptions {
   model: string;
@@ -16,6 +16,7 @@ interface ExtractOptions {
   batchSize: string;
   threads?: string;
   device: string;
+  checkpointInterval: string;
   stopOnError?: boolean;
   overwrite?: boolean;
 }
@@ -33,6 +34,7 @@ export function registerExtract(program: Command): void {
     .option('--batch-size <n>', 'images per model pass', '8')
     .option('--threads <n>', 'inference threads (default: all cores)')
     .option('--device <name>', 'execution provider: cpu or cuda', 'cpu')
+    .option('--checkpoint-interval <seconds>', 'most seconds of work a crash can lose', '1')
     .option('--stop-on-error', 'stop at the first unreadable image instead of skipping it')
     .option('--overwrite', 'replace a different earlier extraction in --out')
     .action(async (options: ExtractOptions) => {
@@ -54,6 +56,7 @@ export function registerExtract(program: Command): void {
           modelSha256: model.sha256,
           outDir: options.out,
           batchSize: parseInteger(options.batchSize, '--batch-size', { min: 1 }),
+          checkpointIntervalMs: parseSeconds(options.checkpointInterval, '--checkpoint-interval') * 1000,
           onBadImage: options.stopOnError ? 'stop' : 'skip',
           overwrite: options.overwrite,
           signal: abort.signal,

@@ -39,6 +39,11 @@ export interface ExtractToDirectoryOptions {
   readonly batchSize?: number;
   /** 'skip' (default) reports a bad image and goes on; 'stop' ends the run at the first one. */
   readonly onBadImage?: 'skip' | 'stop';
+  /**
+   * Most milliseconds between checkpoints (fsync of every file, then checkpoint.json).
+   * Rows are written every batch; a crash loses at most this much work. Default 1000.
+   */
+  readonly checkpointIntervalMs?: number;
   /** Discard an earlier, different run in outDir instead of refusing to touch it. */
   readonly overwrite?: boolean;
   readonly onProgress?: (progress: ExtractProgress) => void;
@@ -148,21 +153,32 @@ export async function extractToDirectory(options: ExtractToDirectoryOptions): Pr
   const logFd = openSync(logPath, 'r+');
 
   const failures: ImageReadError[] = [];
-  const saveCheckpoint = (complete: boolean): void =>
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
+  let lastCheckpointAt = performance.now();
+  const writeCheckpoint = (complete: boolean): void =>
     writeFileAtomic(checkpointPath, JSON.stringify({ ...identity, nextIndex, rows, logBytes, complete } satisfies Checkpoint));
+  // The checkpoint may only name rows that are already on disk, hence the fsyncs first.
+  const saveCheckpoint = (): void => {
+    for (const writer of writers) writer.sync();
+    fsyncSync(logFd);
+    writeCheckpoint(false);
+    lastCheckpointAt = performance.now();
+  };
   const startIndex = nextIndex;
 
   try {
-    if (!previous) saveCheckpoint(false);
+    if (!previous) saveCheckpoint();
     for await (const batch of streamFeatures(source, model, { start: nextIndex, batchSize: options.batchSize, signal: options.signal })) {
       if (options.onBadImage === 'stop' && batch.failures.length > 0) {
         const firstBad = batch.failures[0] as ImageReadError;
         // Keep the good images that come before the bad one, so a rerun starts at it.
         const keep = batch.images.filter((image) => image.index < firstBad.index).length;
         commitBatch(batch.images.slice(0, keep), [], batch.features, keep, firstBad.index);
+        saveCheckpoint();
         throw new BadImageError(firstBad);
       }
       commitBatch(batch.images, batch.failures, batch.features, batch.images.length, batch.end);
+      if (performance.now() - lastCheckpointAt >= checkpointIntervalMs) saveCheckpoint();
       options.onProgress?.({
         done: nextIndex,
         total: source.size,
@@ -173,15 +189,18 @@ export async function extractToDirectory(options: ExtractToDirectoryOptions): Pr
       });
     }
   } catch (error) {
+    // Interrupted between batches: keep everything done so far.
+    if (options.signal?.aborted) saveCheckpoint();
     for (const writer of writers) writer.close();
     closeSync(logFd);
     throw error;
   }
 
   for (const writer of writers) writer.finish();
+  fsyncSync(logFd);
   closeSync(logFd);
   writeImagesJson();
-  saveCheckpoint(true);
+  writeCheckpoint(true);
   return {
     rows,
     failures: readFailures(),
@@ -203,9 +222,7 @@ export async function extractToDirectory(options: ExtractToDirectoryOptions): Pr
       const matrix = features.get(layer.name);
       if (count > 0) {
         if (!matrix) throw new Error(`model returned no output for layer ${layer.name}`);
-        const writer = writers[i] as NpyRowWriter;
-        writer.append(matrix.subarray(0, count * layer.dimension));
-        writer.sync();
+        (writers[i] as NpyRowWriter).append(matrix.subarray(0, count * layer.dimension));
       }
     });
     const lines: LogLine[] = [
@@ -215,7 +232,6 @@ export async function extractToDirectory(options: ExtractToDirectoryOptions): Pr
     if (lines.length > 0) {
       const text = Buffer.from(lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
       writeSync(logFd, text, 0, text.length, logBytes);
-      fsyncSync(logFd);
       logBytes += text.length;
     }
     for (const failure of batchFailures) {
@@ -224,7 +240,6 @@ export async function extractToDirectory(options: ExtractToDirectoryOptions): Pr
     }
     rows += count;
     nextIndex = end;
-    saveCheckpoint(false);
   }
 
   function readLog(): LogLine[] {
