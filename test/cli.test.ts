@@ -58,6 +58,19 @@ describe('strata model synth', () => {
   });
 });
 
+describe('strata model fetch', () => {
+  it('fails offline with the URL, checksum and the exact place to put the file by hand', () => {
+    const cache = join(dir, 'cache');
+    const run = strata(['model', 'fetch', 'vgg16', '--cache', cache, '--mirror', 'http://127.0.0.1:9/vgg16-7.tar.gz']);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/could not connect to 127\.0\.0\.1/i);
+    expect(run.stderr).toContain('sha256 586413f9108e2316ebf80c3aa484d55f995d693b153e4c90742750519a9e27be');
+    expect(run.stderr).toContain(join(cache, 'vgg16-7.tar.gz'));
+    expect(run.stderr).toContain(join(cache, 'vgg16-7.onnx'));
+    expect(existsSync(join(cache, 'vgg16-7.onnx'))).toBe(false);
+  });
+});
+
 describe('strata extract', () => {
   it('writes N x D float32 .npy files that numpy loads, and images.json', () => {
     const out = join(dir, 'plain');

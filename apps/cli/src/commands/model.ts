@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { fetchPretrainedVgg16, synthesizeVgg16 } from '@strata/core/model';
+import { fetchPretrainedVgg16, synthesizeVgg16, VGG16_ZOO_ARCHIVE } from '@strata/core/model';
 import { createProgress } from '../progress.js';
 import { parseInteger } from '../parse.js';
 
@@ -11,14 +11,16 @@ export function registerModel(program: Command): void {
     .command('fetch')
     .argument('<name>', 'model name; only "vgg16" is known')
     .description('download pretrained VGG16 (ONNX Model Zoo vgg16-7), checksummed, resumable, cached')
-    .option('--cache <dir>', 'cache directory (default: $STRATA_CACHE_DIR or ~/.cache/strata/models)')
-    .action(async (name: string, options: { cache?: string }) => {
+    .option('--cache <dir>', 'cache directory (default: $STRATA_CACHE_DIR/models or ~/.cache/strata/models)')
+    .option('--mirror <url>', 'download the same archive from a mirror (size and sha256 are still checked)')
+    .action(async (name: string, options: { cache?: string; mirror?: string }) => {
       if (name !== 'vgg16') throw new RangeError(`unknown model "${name}"; expected "vgg16"`);
       let progress: ReturnType<typeof createProgress> | undefined;
       let currentPhase = '';
       let phaseStartedAt = Date.now();
       const path = await fetchPretrainedVgg16({
         cacheDir: options.cache,
+        source: options.mirror === undefined ? VGG16_ZOO_ARCHIVE : { ...VGG16_ZOO_ARCHIVE, url: options.mirror },
         onProgress: ({ phase, bytes, totalBytes }) => {
           if (phase !== currentPhase) {
             progress?.stop();
