@@ -1,0 +1,78 @@
+/**
+ * Attractive (P-weighted) half of the t-SNE gradient over the sparse affinities, plus the parts
+ * of KL(P || Q) that only need P's non-zeros. With Student-t (one degree of freedom) kernels
+ * q_ij Z = 1 / (1 + |y_i - y_j|^2), the attractive force on i is sum_j p_ij q_ij Z (y_i - y_j),
+ * as in sklearn's `compute_gradient_positive`.
+ */
+
+/** np.finfo(np.float32).tiny: sklearn clamps p and q with it inside the logarithm. */
+export const FLOAT32_TINY = 1.1754943508222875e-38;
+
+/** Per-chunk partial sums, in this order, at partials[chunk * PARTIALS + ...]. */
+export const PARTIAL_SUM_Q = 0;
+export const PARTIAL_P_LOG_P = 1;
+export const PARTIAL_P_LOG_QZ = 2;
+export const PARTIAL_P = 3;
+export const PARTIALS = 4;
+
+/**
+ * Writes posF for the points order[from .. to) (or the rows from .. to when order is null).
+ * When computeError is set, adds to partials sum p log max(p, tiny), sum p log(q Z) and sum p:
+ * once Z is known, KL = sum p log p - sum p log(qZ) + log(Z) sum p, which equals sklearn's
+ * sum p log(max(p, tiny) / max(q, tiny)) since q never nears float32's tiny at these sizes.
+ */
+export function attractiveForces(
+  y: Float64Array,
+  rowPtr: Int32Array,
+  colIdx: Int32Array,
+  values: Float64Array,
+  exaggeration: number,
+  order: Int32Array | null,
+  from: number,
+  to: number,
+  posF: Float64Array,
+  computeError: boolean,
+  partials: Float64Array,
+  partialBase: number,
+): void {
+  let sumPLogP = 0;
+  let sumPLogQZ = 0;
+  let sumP = 0;
+  for (let at = from; at < to; at++) {
+    const i = order === null ? at : (order[at] as number);
+    const xi = y[2 * i] as number;
+    const yi = y[2 * i + 1] as number;
+    let fx = 0;
+    let fy = 0;
+    const end = rowPtr[i + 1] as number;
+    if (computeError) {
+      for (let e = rowPtr[i] as number; e < end; e++) {
+        const j = colIdx[e] as number;
+        const dx = xi - (y[2 * j] as number);
+        const dy = yi - (y[2 * j + 1] as number);
+        const qz = 1 / (1 + dx * dx + dy * dy);
+        const p = (values[e] as number) * exaggeration;
+        const pq = p * qz;
+        fx += pq * dx;
+        fy += pq * dy;
+        sumPLogP += p * Math.log(Math.max(p, FLOAT32_TINY));
+        sumPLogQZ += p * Math.log(qz);
+        sumP += p;
+      }
+    } else {
+      for (let e = rowPtr[i] as number; e < end; e++) {
+        const j = colIdx[e] as number;
+        const dx = xi - (y[2 * j] as number);
+        const dy = yi - (y[2 * j + 1] as number);
+        const pq = ((values[e] as number) * exaggeration) / (1 + dx * dx + dy * dy);
+        fx += pq * dx;
+        fy += pq * dy;
+      }
+    }
+    posF[2 * i] = fx;
+    posF[2 * i + 1] = fy;
+  }
+  partials[partialBase + PARTIAL_P_LOG_P] = sumPLogP;
+  partials[partialBase + PARTIAL_P_LOG_QZ] = sumPLogQZ;
+  partials[partialBase + PARTIAL_P] = sumP;
+}

@@ -1,0 +1,245 @@
+/**
+ * The parallel work of the engine as tasks over fixed-size chunks. A task is plain data (numbers
+ * and typed arrays on SharedArrayBuffer), so it can be posted to a worker; `runChunk` executes
+ * one chunk of it on whichever thread grabbed that chunk. Chunk boundaries never depend on the
+ * thread count and every chunk writes its own outputs (or its own slot of `partials`), which
+ * makes results bit-identical for any number of threads.
+ */
+import { attractiveForces, PARTIAL_SUM_Q, PARTIALS } from './gradient-attractive.js';
+import { barnesHutRepulsion } from './gradient-bh.js';
+import { exactRepulsion } from './gradient-exact.js';
+import type { FftBuffers, FftGridParams } from './gradient-fft.js';
+import {
+  COLUMNS_PER_CHUNK,
+  fftColumns,
+  fftRepulsion,
+  fftRowsForward,
+  fftRowsInverse,
+  rowsPerChunk,
+} from './gradient-fft.js';
+import { exactKnnRows } from './knn-exact.js';
+import { forestCandidatesRows, refineRows, buildRpTree } from './knn-approx.js';
+import { binarySearchPerplexityRows } from './perplexity.js';
+import type { QuadTreeArrays } from './quadtree.js';
+
+/** Points per chunk of the per-point tasks. */
+export const POINT_CHUNK = 256;
+/** Query rows per chunk of the neighbour searches (long enough to amortise a grab). */
+export const KNN_CHUNK = 64;
+
+export interface GradientTask {
+  kind: 'gradient';
+  n: number;
+  y: Float64Array;
+  rowPtr: Int32Array;
+  colIdx: Int32Array;
+  values: Float64Array;
+  exaggeration: number;
+  computeError: boolean;
+  posF: Float64Array;
+  negF: Float64Array;
+  /** PARTIALS values per chunk. */
+  partials: Float64Array;
+  repulsion:
+    | { method: 'exact' }
+    | { method: 'bh'; theta: number; tree: QuadTreeArrays }
+    | { method: 'fft'; grid: FftGridParams; buffers: FftBuffers };
+}
+
+export interface FftPhaseTask {
+  kind: 'fft-rows-forward' | 'fft-columns' | 'fft-rows-inverse';
+  y: Float64Array;
+  grid: FftGridParams;
+  buffers: FftBuffers;
+}
+
+export interface KnnExactTask {
+  kind: 'knn-exact';
+  data: Float32Array;
+  n: number;
+  dim: number;
+  k: number;
+  outIdx: Int32Array;
+  outSqDist: Float32Array;
+}
+
+export interface PerplexityTask {
+  kind: 'perplexity';
+  sqDist: Float32Array;
+  n: number;
+  k: number;
+  perplexity: number;
+  out: Float64Array;
+}
+
+export interface RpTreeTask {
+  kind: 'rp-trees';
+  data: Float32Array;
+  n: number;
+  dim: number;
+  leafSize: number;
+  /** One seed per tree: trees are random but independent of the thread that builds them. */
+  seeds: Int32Array;
+  /** Tree t's point order at perm[t * n ...], and each point's position there at where[t * n + i]. */
+  perm: Int32Array;
+  where: Int32Array;
+}
+
+export interface ForestCandidatesTask {
+  kind: 'knn-forest';
+  data: Float32Array;
+  n: number;
+  dim: number;
+  k: number;
+  trees: number;
+  /** leafBoundaries(n, leafSize): the same leaf segments in every tree. */
+  leafBounds: Int32Array;
+  perm: Int32Array;
+  where: Int32Array;
+  outIdx: Int32Array;
+  outSqDist: Float32Array;
+}
+
+export interface RefineTask {
+  kind: 'knn-refine';
+  data: Float32Array;
+  n: number;
+  dim: number;
+  k: number;
+  /** Neighbours explored per list. */
+  breadth: number;
+  inIdx: Int32Array;
+  inSqDist: Float32Array;
+  /** 1 where the entry arrived in the previous round (only pairs with a new end are explored). */
+  inNew: Uint8Array;
+  /** Reverse lists (who has the point among its first `breadth`), with their entries' flags. */
+  revPtr: Int32Array;
+  revIdx: Int32Array;
+  revNew: Uint8Array;
+  outIdx: Int32Array;
+  outSqDist: Float32Array;
+  outNew: Uint8Array;
+  /** Per chunk: how many list entries changed. */
+  changes: Int32Array;
+}
+
+export type KernelTask =
+  | GradientTask
+  | FftPhaseTask
+  | KnnExactTask
+  | PerplexityTask
+  | RpTreeTask
+  | ForestCandidatesTask
+  | RefineTask;
+
+/** Number of chunks a task splits into. */
+export function chunkCount(task: KernelTask): number {
+  switch (task.kind) {
+    case 'gradient':
+    case 'perplexity':
+      return Math.ceil(task.n / POINT_CHUNK);
+    case 'knn-exact':
+    case 'knn-forest':
+    case 'knn-refine':
+      return Math.ceil(task.n / KNN_CHUNK);
+    case 'rp-trees':
+      return task.seeds.length;
+    case 'fft-rows-forward':
+      return Math.ceil(task.grid.size / rowsPerChunk(task.grid.p));
+    case 'fft-rows-inverse':
+      return Math.ceil(task.grid.m / rowsPerChunk(task.grid.p));
+    case 'fft-columns':
+      return Math.ceil(task.grid.size / COLUMNS_PER_CHUNK);
+    default:
+      throw new TypeError(`unknown kernel task ${(task as { kind: string }).kind}`);
+  }
+}
+
+export function runChunk(task: KernelTask, chunk: number): void {
+  switch (task.kind) {
+    case 'gradient':
+      return gradientChunk(task, chunk);
+    case 'perplexity': {
+      const from = chunk * POINT_CHUNK;
+      binarySearchPerplexityRows(task.sqDist, task.n, task.k, task.perplexity, task.out, from, Math.min(task.n, from + POINT_CHUNK));
+      return;
+    }
+    case 'knn-exact': {
+      const from = chunk * KNN_CHUNK;
+      const to = Math.min(task.n, from + KNN_CHUNK);
+      exactKnnRows(task.data, task.n, task.dim, task.k, from, to, task.outIdx, task.outSqDist);
+      return;
+    }
+    case 'knn-forest': {
+      const from = chunk * KNN_CHUNK;
+      forestCandidatesRows(task, from, Math.min(task.n, from + KNN_CHUNK));
+      return;
+    }
+    case 'knn-refine': {
+      const from = chunk * KNN_CHUNK;
+      task.changes[chunk] = refineRows(task, from, Math.min(task.n, from + KNN_CHUNK));
+      return;
+    }
+    case 'rp-trees': {
+      const { n } = task;
+      const perm = task.perm.subarray(chunk * n, (chunk + 1) * n);
+      buildRpTree(task.data, n, task.dim, task.leafSize, task.seeds[chunk] as number, perm);
+      for (let pos = 0; pos < n; pos++) task.where[chunk * n + (perm[pos] as number)] = pos;
+      return;
+    }
+    case 'fft-rows-forward': {
+      const rows = rowsPerChunk(task.grid.p);
+      fftRowsForward(task.grid, task.buffers, task.y, chunk * rows, Math.min(task.grid.size, (chunk + 1) * rows));
+      return;
+    }
+    case 'fft-columns':
+      fftColumns(task.grid, task.buffers, chunk * COLUMNS_PER_CHUNK, Math.min(task.grid.size, (chunk + 1) * COLUMNS_PER_CHUNK));
+      return;
+    case 'fft-rows-inverse': {
+      const rows = rowsPerChunk(task.grid.p);
+      fftRowsInverse(task.grid, task.buffers, chunk * rows, (chunk + 1) * rows);
+      return;
+    }
+    default:
+      throw new TypeError(`unknown kernel task ${(task as { kind: string }).kind}`);
+  }
+}
+
+function gradientChunk(task: GradientTask, chunk: number): void {
+  const from = chunk * POINT_CHUNK;
+  const to = Math.min(task.n, from + POINT_CHUNK);
+  const base = chunk * PARTIALS;
+  const rep = task.repulsion;
+  let sumQ: number;
+  let order: Int32Array | null = null;
+  switch (rep.method) {
+    case 'exact':
+      sumQ = exactRepulsion(task.y, task.n, from, to, task.negF);
+      break;
+    case 'bh':
+      // Chunks follow the tree order: neighbouring points walk the same cells.
+      order = rep.tree.order;
+      sumQ = barnesHutRepulsion(task.y, rep.tree, rep.theta, from, to, task.negF);
+      break;
+    case 'fft':
+      sumQ = fftRepulsion(rep.grid, rep.buffers, task.y, from, to, task.negF);
+      break;
+    default:
+      throw new TypeError(`unknown repulsion method ${(rep as { method: string }).method}`);
+  }
+  task.partials[base + PARTIAL_SUM_Q] = sumQ;
+  attractiveForces(
+    task.y,
+    task.rowPtr,
+    task.colIdx,
+    task.values,
+    task.exaggeration,
+    order,
+    from,
+    to,
+    task.posF,
+    task.computeError,
+    task.partials,
+    base,
+  );
+}

@@ -1,0 +1,225 @@
+/**
+ * Approximate k nearest neighbours for large inputs, in two stages that both split by point:
+ * 1. a forest of random-projection trees (each split at the median of the projections onto the
+ *    line through two random points, so leaves hold between leafSize/2 and leafSize points); a
+ *    point's candidates are the points sharing a leaf with it in any tree;
+ * 2. rounds of neighbour descent (Dong et al.) in "pull" form: each point compares itself with
+ *    the neighbours (and reverse neighbours) of its neighbours, only where one of the two links
+ *    is new, and writes only its own list. Reading the previous round's lists and writing new
+ *    ones makes every round independent of the thread count.
+ */
+import { createRandom } from '../random.js';
+import { heapAccepts, heapClear, heapReplaceTop, heapSortAscending } from './knn-heap.js';
+import type { ForestCandidatesTask, RefineTask } from './kernels.js';
+
+/** Segment boundaries of the leaves: they depend only on n and leafSize (splits are at the middle). */
+export function leafBoundaries(n: number, leafSize: number): Int32Array {
+  const bounds: number[] = [0];
+  const split = (start: number, end: number): void => {
+    if (end - start <= leafSize) {
+      bounds.push(end);
+      return;
+    }
+    const mid = start + Math.floor((end - start) / 2);
+    split(start, mid);
+    split(mid, end);
+  };
+  split(0, n);
+  return Int32Array.from(bounds);
+}
+
+/** Builds one tree: perm (length n) receives the point order whose leaf segments are leafBoundaries(n, leafSize). */
+export function buildRpTree(
+  data: Float32Array,
+  n: number,
+  dim: number,
+  leafSize: number,
+  seed: number,
+  perm: Int32Array,
+): void {
+  const random = createRandom(seed);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  const key = new Float64Array(n);
+  const direction = new Float64Array(dim);
+  const split = (start: number, end: number): void => {
+    if (end - start <= leafSize) return;
+    const size = end - start;
+    let norm = 0;
+    for (let attempt = 0; attempt < 8 && norm === 0; attempt++) {
+      const a = perm[start + Math.floor(random.next() * size)] as number;
+      let b = perm[start + Math.floor(random.next() * (size - 1))] as number;
+      if (b === a) b = perm[end - 1] as number;
+      norm = 0;
+      for (let d = 0; d < dim; d++) {
+        const v = (data[a * dim + d] as number) - (data[b * dim + d] as number);
+        direction[d] = v;
+        norm += v * v;
+      }
+    }
+    // Coincident points everywhere we looked: any direction splits them as well as another.
+    if (norm === 0) for (let d = 0; d < dim; d++) direction[d] = random.normal();
+    for (let at = start; at < end; at++) {
+      const o = (perm[at] as number) * dim;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += (data[o + d] as number) * (direction[d] as number);
+      key[at] = s;
+    }
+    const mid = start + Math.floor(size / 2);
+    selectNth(perm, key, start, end - 1, mid);
+    split(start, mid);
+    split(mid, end);
+  };
+  split(0, n);
+}
+
+/** Quickselect on positions [lo, hi]: afterwards key[nth] has every smaller key before it. */
+function selectNth(perm: Int32Array, key: Float64Array, lo: number, hi: number, nth: number): void {
+  while (hi > lo) {
+    const pivot = key[(lo + hi) >> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((key[i] as number) < pivot) i++;
+      while ((key[j] as number) > pivot) j--;
+      if (i <= j) {
+        const tk = key[i] as number;
+        key[i] = key[j] as number;
+        key[j] = tk;
+        const tp = perm[i] as number;
+        perm[i] = perm[j] as number;
+        perm[j] = tp;
+        i++;
+        j--;
+      }
+    }
+    if (nth <= j) hi = j;
+    else if (nth >= i) lo = i;
+    else return;
+  }
+}
+
+/** Per-thread scratch: "seen" marks (a generation counter avoids clearing) and one heap. */
+interface Scratch {
+  seen: Int32Array;
+  mark: number;
+  heapD: Float64Array;
+  heapI: Int32Array;
+}
+let scratch: Scratch | undefined;
+function scratchFor(n: number, k: number): Scratch {
+  if (scratch === undefined || scratch.seen.length < n || scratch.heapD.length < k) {
+    scratch = { seen: new Int32Array(n), mark: 0, heapD: new Float64Array(k), heapI: new Int32Array(k) };
+  }
+  return scratch;
+}
+/** A fresh pair of marks (m, m + 1) no earlier point used. */
+function nextMark(s: Scratch): number {
+  s.mark += 2;
+  if (s.mark >= 0x7ffffff0) {
+    s.seen.fill(0);
+    s.mark = 2;
+  }
+  return s.mark;
+}
+
+function sqDist(data: Float32Array, dim: number, a: number, b: number): number {
+  const oa = a * dim;
+  const ob = b * dim;
+  let s = 0;
+  for (let d = 0; d < dim; d++) {
+    const t = (data[oa + d] as number) - (data[ob + d] as number);
+    s += t * t;
+  }
+  return s;
+}
+
+/** Stage 1 for query rows [from, to): best k among the leaf-mates in every tree. */
+export function forestCandidatesRows(task: ForestCandidatesTask, from: number, to: number): void {
+  const { data, n, dim, k, trees, perm, where, leafBounds, outIdx, outSqDist } = task;
+  const s = scratchFor(n, k);
+  const { seen, heapD, heapI } = s;
+  const leaves = leafBounds.length - 1;
+  for (let i = from; i < to; i++) {
+    const mark = nextMark(s);
+    seen[i] = mark;
+    heapClear(heapD, heapI, 0, k);
+    for (let t = 0; t < trees; t++) {
+      const pos = where[t * n + i] as number;
+      // Leaf containing pos: last boundary <= pos.
+      let lo = 0;
+      let hi = leaves - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if ((leafBounds[mid] as number) <= pos) lo = mid;
+        else hi = mid - 1;
+      }
+      const base = t * n;
+      for (let at = leafBounds[lo] as number; at < (leafBounds[lo + 1] as number); at++) {
+        const j = perm[base + at] as number;
+        if (seen[j] === mark) continue;
+        seen[j] = mark;
+        const d = sqDist(data, dim, i, j);
+        if (heapAccepts(heapD, heapI, 0, d, j)) heapReplaceTop(heapD, heapI, 0, k, d, j);
+      }
+    }
+    heapSortAscending(heapD, heapI, 0, k);
+    for (let t = 0; t < k; t++) {
+      outIdx[i * k + t] = heapI[t] as number;
+      outSqDist[i * k + t] = heapD[t] as number;
+    }
+  }
+}
+
+/** Stage 2 for rows [from, to): one pull round of neighbour descent; returns entries changed. */
+export function refineRows(task: RefineTask, from: number, to: number): number {
+  const { data, n, dim, k, breadth, inIdx, inSqDist, inNew, revPtr, revIdx, revNew, outIdx, outSqDist, outNew } = task;
+  const s = scratchFor(n, k);
+  const { seen, heapD, heapI } = s;
+  let changes = 0;
+  for (let u = from; u < to; u++) {
+    // Previous neighbours (and u) get `mark`, points explored this round `mark + 1`.
+    const mark = nextMark(s);
+    const explored = mark + 1;
+    seen[u] = mark;
+    const row = u * k;
+    // The ascending list reversed is a valid max-heap.
+    for (let t = 0; t < k; t++) {
+      const j = inIdx[row + t] as number;
+      heapI[k - 1 - t] = j;
+      heapD[k - 1 - t] = inSqDist[row + t] as number;
+      if (j >= 0) seen[j] = mark;
+    }
+    const consider = (w: number): void => {
+      seen[w] = explored;
+      // float32 like the stored distances, so old and new entries compare alike.
+      const d = Math.fround(sqDist(data, dim, u, w));
+      if (heapAccepts(heapD, heapI, 0, d, w)) heapReplaceTop(heapD, heapI, 0, k, d, w);
+    };
+    const vb = Math.min(breadth, k);
+    const explore = (v: number, linkNew: boolean): void => {
+      if (v < 0) return;
+      const vRow = v * k;
+      for (let t = 0; t < vb; t++) {
+        const w = inIdx[vRow + t] as number;
+        if (w >= 0 && (seen[w] as number) < mark && (linkNew || inNew[vRow + t] === 1)) consider(w);
+      }
+      for (let e = revPtr[v] as number; e < (revPtr[v + 1] as number); e++) {
+        const w = revIdx[e] as number;
+        if ((seen[w] as number) < mark && (linkNew || revNew[e] === 1)) consider(w);
+      }
+    };
+    for (let t = 0; t < vb; t++) explore(inIdx[row + t] as number, inNew[row + t] === 1);
+    for (let e = revPtr[u] as number; e < (revPtr[u + 1] as number); e++) explore(revIdx[e] as number, revNew[e] === 1);
+
+    heapSortAscending(heapD, heapI, 0, k);
+    for (let t = 0; t < k; t++) {
+      const j = heapI[t] as number;
+      const isNew = j >= 0 && seen[j] === explored;
+      outIdx[row + t] = j;
+      outSqDist[row + t] = heapD[t] as number;
+      outNew[row + t] = isNew ? 1 : 0;
+      if (isNew) changes++;
+    }
+  }
+  return changes;
+}
