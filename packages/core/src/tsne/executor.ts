@@ -34,10 +34,18 @@ export type WorkerReply = { ok: true } | { ok: false; error: string };
 
 class InlineExecutor implements Executor {
   readonly threads = 1;
-  run(task: KernelTask): Promise<void> {
+  async run(task: KernelTask, signal?: AbortSignal): Promise<void> {
     const chunks = chunkCount(task);
-    for (let c = 0; c < chunks; c++) runChunk(task, c);
-    return Promise.resolve();
+    let lastYield = performance.now();
+    for (let c = 0; c < chunks; c++) {
+      runChunk(task, c);
+      // Long tasks (a neighbour search on one thread) still let abort events and timers run.
+      if (performance.now() - lastYield > 50) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        signal?.throwIfAborted();
+        lastYield = performance.now();
+      }
+    }
   }
   close(): Promise<void> {
     return Promise.resolve();
