@@ -346,6 +346,21 @@ describe('tsne()', () => {
     expect(steps).toBe(20);
   });
 
+  it('counts duplicate points in Z with every method', async () => {
+    const n = 800;
+    const x = clustered(n, 4, 5, 3, 6);
+    // Half the points are copies of one point: Barnes-Hut must not drop them from Z.
+    for (let i = 0; i < 400; i++) x.copyWithin(i * 4, 0, 4);
+    const kl: Record<string, number> = {};
+    for (const method of ['exact', 'bh', 'fft'] as const) {
+      const result = await tsne(x, n, 4, { method, iterations: 300 });
+      expect(result.embedding.every(Number.isFinite)).toBe(true);
+      kl[method] = result.klDivergence;
+    }
+    expect(Math.abs((kl.bh as number) - (kl.exact as number))).toBeLessThan(0.05);
+    expect(Math.abs((kl.fft as number) - (kl.exact as number))).toBeLessThan(0.05);
+  });
+
   it('reports KL every 50 steps like sklearn verbose output', async () => {
     const n = 200;
     const x = clustered(n, 5, 3, 4, 9);

@@ -2,8 +2,9 @@
  * Barnes-Hut repulsive forces: a cell whose larger side is below theta times its distance from
  * the point stands in for all its points at their centre of mass (sklearn's criterion,
  * squared_max_width / d^2 < theta^2). Leaves store width 0, so they are always used as they
- * are, except the leaf at the point's own position (distance 0), which is skipped: the point
- * itself and any exact duplicates of it are left out, as sklearn's quadtree does.
+ * are, except the leaf at the point's own position (distance 0): there the point itself is
+ * left out and its exact duplicates count q = 1 each with no force. (sklearn's quadtree drops
+ * duplicates from Z altogether, which makes its KL wrong, even negative, on data with repeats.)
  */
 import type { QuadTreeArrays } from './quadtree.js';
 
@@ -39,6 +40,9 @@ export function barnesHutRepulsion(
         fy += m * k * dy;
         nd = skip[nd] as number;
       } else {
+        // A leaf the point sits in: the others in it are duplicates (or, at the depth limit,
+        // closer than float64 can split), at distance 0.
+        if ((skip[nd] as number) === nd + 1) q += (size[nd] as number) - 1;
         nd++;
       }
     }

@@ -9,7 +9,7 @@ export { jointProbabilities } from './affinities.js';
 export type { SparseAffinities } from './affinities.js';
 export { nearestNeighbors, chooseNeighborMethod, defaultApproxSettings } from './neighbors.js';
 export type { ApproxKnnSettings, NeighborGraph } from './neighbors.js';
-export { GradientEvaluator } from './optimize.js';
+export { GradientEvaluator } from './gradient.js';
 export { createExecutor, workerUrl } from './executor.js';
 export type { Executor } from './executor.js';
 export { pcaInit, randomInit } from './init.js';

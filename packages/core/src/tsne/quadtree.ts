@@ -101,8 +101,11 @@ export class QuadTree implements QuadTreeArrays {
         sx += y[2 * i] as number;
         sy += y[2 * i + 1] as number;
       }
-      this.comX[node] = sx / count;
-      this.comY[node] = sy / count;
+      // Coincident points keep their exact position (a mean could round away from it), so
+      // that each of them sees the leaf at distance exactly 0.
+      const first = order[start] as number;
+      this.comX[node] = w === 0 ? (y[2 * first] as number) : sx / count;
+      this.comY[node] = w === 0 ? (y[2 * first + 1] as number) : sy / count;
       this.widthSq[node] = count === 1 || w === 0 ? 0 : w * w;
       this.skip[node] = node + 1;
       return;

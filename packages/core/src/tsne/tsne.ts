@@ -2,9 +2,9 @@
  * t-SNE of n points in `dim` dimensions to 2-D, following scikit-learn 1.2's TSNE(method=
  * 'barnes_hut') step for step: k = min(n - 1, 3 perplexity + 1) nearest neighbours, per-point
  * perplexity calibration, P = (C + C^T) / 2n, PCA initialisation, the exaggeration schedule and
- * gains of `_gradient_descent`. The repulsive forces are exact, Barnes-Hut or FFT-interpolated;
- * all three use the same sparse P, so they differ only in how accurately they approximate
- * sum_j q_ij^2 Z (y_i - y_j) and Z.
+ * gains of `_gradient_descent`. The repulsive forces are exact, Barnes-Hut, FFT-interpolated or
+ * a per-step mix of the last two; all use the same sparse P, so they differ only in how
+ * accurately they approximate sum_j q_ij^2 Z (y_i - y_j) and Z.
  */
 import { createRandom } from '../random.js';
 import { jointProbabilities } from './affinities.js';
@@ -16,7 +16,7 @@ import { pcaInit, randomInit } from './init.js';
 import { chooseNeighborMethod, nearestNeighbors } from './neighbors.js';
 import { chooseMethod } from './method.js';
 import { optimize } from './optimize.js';
-import type { TsneMethod, TsneOptions, TsneResult } from './types.js';
+import type { TsneOptions, TsneResult } from './types.js';
 
 /** Below this many points worker start-up costs more than it saves. */
 export const PARALLEL_MIN_N = 1500;
