@@ -20,7 +20,16 @@ export interface Executor {
   readonly threads: number;
   /** Runs every chunk of the task; resolves when all are done (rejects on abort or worker error). */
   run(task: KernelTask, signal?: AbortSignal): Promise<void>;
+  /**
+   * Starts the task on the workers only, so the calling thread can do other work; `finish`
+   * then joins in on the remaining chunks and waits for the rest. (Inline: all runs in finish.)
+   */
+  begin(task: KernelTask): StartedTask;
   close(): Promise<void>;
+}
+
+export interface StartedTask {
+  finish(signal?: AbortSignal): Promise<void>;
 }
 
 /** Message a worker receives for each task. */
@@ -46,6 +55,9 @@ class InlineExecutor implements Executor {
         lastYield = performance.now();
       }
     }
+  }
+  begin(task: KernelTask): StartedTask {
+    return { finish: (signal) => this.run(task, signal) };
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -82,8 +94,15 @@ class WorkerExecutor implements Executor {
     }
   }
 
-  async run(task: KernelTask, signal?: AbortSignal): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
+  run(task: KernelTask, signal?: AbortSignal): Promise<void> {
+    return this.begin(task).finish(signal);
+  }
+
+  begin(task: KernelTask): StartedTask {
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      return { finish: () => Promise.reject(failure) };
+    }
     const chunks = chunkCount(task);
     Atomics.store(this.counter, 0, 0);
     const replies = this.workers.map(
@@ -94,27 +113,32 @@ class WorkerExecutor implements Executor {
     );
     const request: WorkerRequest = { task, counter: this.counter };
     for (const worker of this.workers) worker.postMessage(request);
-    for (;;) {
-      const chunk = Atomics.add(this.counter, 0, 1);
-      if (chunk >= chunks) break;
-      runChunk(task, chunk);
-    }
     const all = Promise.all(replies).then(() => undefined);
-    if (signal === undefined) return all;
-    // A cancelled run must not wait for the workers' chunks: close() terminates them.
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<void>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([all, aborted]);
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-      all.catch(() => undefined);
-      aborted.catch(() => undefined);
-    }
+    // Settled later by finish(); never an unhandled rejection in between.
+    all.catch(() => undefined);
+    return {
+      finish: async (signal?: AbortSignal): Promise<void> => {
+        for (;;) {
+          const chunk = Atomics.add(this.counter, 0, 1);
+          if (chunk >= chunks) break;
+          runChunk(task, chunk);
+        }
+        if (signal === undefined) return all;
+        // A cancelled run must not wait for the workers' chunks: close() terminates them.
+        let onAbort: (() => void) | undefined;
+        const aborted = new Promise<void>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        });
+        aborted.catch(() => undefined);
+        try {
+          await Promise.race([all, aborted]);
+        } finally {
+          if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+        }
+      },
+    };
   }
 
   async close(): Promise<void> {

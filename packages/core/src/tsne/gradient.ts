@@ -53,13 +53,31 @@ export class GradientEvaluator {
     if (method === 'hybrid') {
       method = fftCheaper(fftSizeFor(bounds as NonNullable<typeof bounds>, this.fft), n) ? 'fft' : 'bh';
     }
+    const common = {
+      kind: 'gradient' as const,
+      n,
+      y,
+      rowPtr: p.rowPtr,
+      colIdx: p.colIdx,
+      values: p.values,
+      exaggeration,
+      computeError,
+      posF: this.posF,
+      negF: this.negF,
+      partials: this.partials,
+    };
+    let parts: GradientTask['parts'] = 'all';
     switch (method) {
       case 'exact':
         repulsion = { method: 'exact' };
         break;
       case 'bh': {
+        // The workers compute the attraction while this thread builds the tree.
+        const attraction = executor.begin({ ...common, parts: 'attraction', repulsion: { method: 'none' } });
         const tree = this.tree as QuadTree;
         tree.build(y);
+        await attraction.finish(signal);
+        parts = 'repulsion';
         repulsion = {
           method: 'bh',
           theta: this.theta,
@@ -89,23 +107,7 @@ export class GradientEvaluator {
     }
     this.steps[repulsion.method]++;
     const partials = this.partials;
-    await executor.run(
-      {
-        kind: 'gradient',
-        n,
-        y,
-        rowPtr: p.rowPtr,
-        colIdx: p.colIdx,
-        values: p.values,
-        exaggeration,
-        computeError,
-        posF: this.posF,
-        negF: this.negF,
-        partials,
-        repulsion,
-      },
-      signal,
-    );
+    await executor.run({ ...common, parts, repulsion }, signal);
     // Summed in chunk order: the same total for any number of threads.
     let sumQ = 0;
     let pLogP = 0;

@@ -29,6 +29,11 @@ export const KNN_CHUNK = 64;
 
 export interface GradientTask {
   kind: 'gradient';
+  /**
+   * Both halves per chunk, or one: Barnes-Hut runs the attraction (by rows) on the workers
+   * while the calling thread builds the tree, then the repulsion (in tree order).
+   */
+  parts: 'all' | 'attraction' | 'repulsion';
   n: number;
   y: Float64Array;
   rowPtr: Int32Array;
@@ -41,6 +46,7 @@ export interface GradientTask {
   /** PARTIALS values per chunk. */
   partials: Float64Array;
   repulsion:
+    | { method: 'none' }
     | { method: 'exact' }
     | { method: 'bh'; theta: number; tree: QuadTreeArrays }
     | { method: 'fft'; grid: FftGridParams; buffers: FftBuffers };
@@ -210,36 +216,42 @@ function gradientChunk(task: GradientTask, chunk: number): void {
   const to = Math.min(task.n, from + POINT_CHUNK);
   const base = chunk * PARTIALS;
   const rep = task.repulsion;
-  let sumQ: number;
   let order: Int32Array | null = null;
-  switch (rep.method) {
-    case 'exact':
-      sumQ = exactRepulsion(task.y, task.n, from, to, task.negF);
-      break;
-    case 'bh':
-      // Chunks follow the tree order: neighbouring points walk the same cells.
-      order = rep.tree.order;
-      sumQ = barnesHutRepulsion(task.y, rep.tree, rep.theta, from, to, task.negF);
-      break;
-    case 'fft':
-      sumQ = fftRepulsion(rep.grid, rep.buffers, task.y, from, to, task.negF);
-      break;
-    default:
-      throw new TypeError(`unknown repulsion method ${(rep as { method: string }).method}`);
+  if (task.parts !== 'attraction') {
+    let sumQ: number;
+    switch (rep.method) {
+      case 'exact':
+        sumQ = exactRepulsion(task.y, task.n, from, to, task.negF);
+        break;
+      case 'bh':
+        // Chunks follow the tree order: neighbouring points walk the same cells.
+        order = rep.tree.order;
+        sumQ = barnesHutRepulsion(task.y, rep.tree, rep.theta, from, to, task.negF);
+        break;
+      case 'fft':
+        sumQ = fftRepulsion(rep.grid, rep.buffers, task.y, from, to, task.negF);
+        break;
+      case 'none':
+        throw new TypeError('a gradient task with repulsion needs a repulsion method');
+      default:
+        throw new TypeError(`unknown repulsion method ${(rep as { method: string }).method}`);
+    }
+    task.partials[base + PARTIAL_SUM_Q] = sumQ;
   }
-  task.partials[base + PARTIAL_SUM_Q] = sumQ;
-  attractiveForces(
-    task.y,
-    task.rowPtr,
-    task.colIdx,
-    task.values,
-    task.exaggeration,
-    order,
-    from,
-    to,
-    task.posF,
-    task.computeError,
-    task.partials,
-    base,
-  );
+  if (task.parts !== 'repulsion') {
+    attractiveForces(
+      task.y,
+      task.rowPtr,
+      task.colIdx,
+      task.values,
+      task.exaggeration,
+      order,
+      from,
+      to,
+      task.posF,
+      task.computeError,
+      task.partials,
+      base,
+    );
+  }
 }
