@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerExtract } from './commands/extract.js';
 import { registerLayers } from './commands/layers.js';
 import { registerModel } from './commands/model.js';
+import { registerPca } from './commands/pca.js';
 
 const program = new Command()
   .name('strata')
@@ -12,6 +13,7 @@ const program = new Command()
 registerLayers(program);
 registerModel(program);
 registerExtract(program);
+registerPca(program);
 
 try {
   await program.parseAsync(process.argv);
