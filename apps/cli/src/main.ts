@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerExtract } from './commands/extract.js';
 import { registerLayers } from './commands/layers.js';
 import { registerModel } from './commands/model.js';
+import { registerAtlas, registerMosaic } from './commands/mosaic.js';
 import { registerPca } from './commands/pca.js';
 
 const program = new Command()
@@ -13,6 +14,8 @@ const program = new Command()
 registerLayers(program);
 registerModel(program);
 registerExtract(program);
+registerMosaic(program);
+registerAtlas(program);
 registerPca(program);
 
 try {

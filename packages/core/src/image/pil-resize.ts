@@ -1,7 +1,8 @@
 /**
- * Pillow's BILINEAR resampling, ported from libImaging/Resample.c (Pillow 9.4), so that a
- * resize gives the same bytes as `img.resize((w, h), Image.BILINEAR)`, which is what
- * torchvision's `Resize` calls on a PIL image.
+ * Pillow's convolution resampling, ported from libImaging/Resample.c (Pillow 9.4), so that a
+ * resize gives the same bytes as `img.resize((w, h), filter)` for BOX, BILINEAR, HAMMING,
+ * BICUBIC and LANCZOS (= the old ANTIALIAS). BILINEAR is what torchvision's `Resize` calls on a
+ * PIL image; LANCZOS is what the t-SNE mosaic recipe uses for its tiles.
  *
  * This is not textbook bilinear interpolation: Pillow uses a triangle filter whose support
  * grows with the reduction factor (so downscaling averages every source pixel, i.e. it
@@ -13,6 +14,12 @@
  * Only the defaults of `Image.resize` are reproduced: box = the whole image, reducing_gap =
  * None. Channels are resampled independently. That matches Pillow for L and RGB (the modes
  * the pipeline uses); for RGBA/LA Pillow would premultiply alpha first, which this does not.
+ *
+ * The one operation not under our control is `sin`/`cos` (HAMMING, LANCZOS): V8's fdlibm and
+ * glibc's libm differ by 1 ulp on about 3% of arguments. A weight only changes if that ulp
+ * moves `k * 2^22` across a half-integer, about 1e-9 per weight; test/pil-resize-filters.test.ts
+ * compares the integer weights of thousands of size pairs with a Python replica using glibc's
+ * sin, and the pixels with Pillow itself.
  */
 import type { RawImage } from './raw-image.js';
 
@@ -35,17 +42,83 @@ interface AxisCoefficients {
   readonly ksize: number;
 }
 
+/** Pillow's resampling filters that go through Resample.c (NEAREST does not). */
+export type PilFilter = 'box' | 'bilinear' | 'hamming' | 'bicubic' | 'lanczos';
+
+export const PIL_FILTERS: readonly PilFilter[] = Object.freeze(['box', 'bilinear', 'hamming', 'bicubic', 'lanczos']);
+
+interface FilterKernel {
+  readonly fn: (x: number) => number;
+  /** Half-width of the kernel at scale 1, in input pixels. */
+  readonly support: number;
+}
+
+// The kernels below keep Resample.c's comparisons and operation order exactly: a change of
+// one ulp in a weight can flip its 22-bit rounding and so a pixel.
+function boxFilter(x: number): number {
+  if (x > -0.5 && x <= 0.5) return 1.0;
+  return 0.0;
+}
+
 function bilinearFilter(x: number): number {
   if (x < 0.0) x = -x;
   if (x < 1.0) return 1.0 - x;
   return 0.0;
 }
 
-/** precompute_coeffs + normalize_coeffs_8bpc, for box [0, inSize) and the BILINEAR filter (support 1). */
-function precomputeCoefficients(inSize: number, outSize: number): AxisCoefficients {
+/** `0.54f` and `0.46f` are C float literals, promoted to double: not 0.54 and 0.46. */
+const HAMMING_A = Math.fround(0.54);
+const HAMMING_B = Math.fround(0.46);
+
+function hammingFilter(x: number): number {
+  if (x < 0.0) x = -x;
+  if (x === 0.0) return 1.0;
+  if (x >= 1.0) return 0.0;
+  x = x * Math.PI;
+  return (Math.sin(x) / x) * (HAMMING_A + HAMMING_B * Math.cos(x));
+}
+
+function bicubicFilter(x: number): number {
+  const a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+function sincFilter(x: number): number {
+  if (x === 0.0) return 1.0;
+  x = x * Math.PI;
+  return Math.sin(x) / x;
+}
+
+function lanczosFilter(x: number): number {
+  if (-3.0 <= x && x < 3.0) return sincFilter(x) * sincFilter(x / 3);
+  return 0.0;
+}
+
+const KERNELS: Readonly<Record<PilFilter, FilterKernel>> = {
+  box: { fn: boxFilter, support: 0.5 },
+  bilinear: { fn: bilinearFilter, support: 1.0 },
+  hamming: { fn: hammingFilter, support: 1.0 },
+  bicubic: { fn: bicubicFilter, support: 2.0 },
+  lanczos: { fn: lanczosFilter, support: 3.0 },
+};
+
+function kernelOf(filter: PilFilter): FilterKernel {
+  const kernel = (KERNELS as Partial<Record<string, FilterKernel>>)[filter];
+  if (kernel === undefined) {
+    throw new RangeError(`unknown resampling filter '${String(filter)}', expected one of ${PIL_FILTERS.join(', ')}`);
+  }
+  return kernel;
+}
+
+/** precompute_coeffs + normalize_coeffs_8bpc, for box [0, inSize) and one filter. */
+function precomputeCoefficients(inSize: number, outSize: number, kernel: FilterKernel): AxisCoefficients {
+  const filterFn = kernel.fn;
   const scale = inSize / outSize;
   const filterscale = scale < 1.0 ? 1.0 : scale;
-  const support = 1.0 * filterscale;
+  const support = kernel.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const first = new Int32Array(outSize);
   const count = new Int32Array(outSize);
@@ -63,7 +136,7 @@ function precomputeCoefficients(inSize: number, outSize: number): AxisCoefficien
     if (xmax > inSize) xmax = inSize;
     xmax -= xmin;
     for (let x = 0; x < xmax; x++) {
-      const w = bilinearFilter((x + xmin - center + 0.5) * ss);
+      const w = filterFn((x + xmin - center + 0.5) * ss);
       k[x] = w;
       ww += w;
     }
@@ -166,11 +239,38 @@ function resampleVertical(
   return out;
 }
 
+export interface PilResizeOptions {
+  /**
+   * Resampling filter. Default 'bicubic', Pillow 9.4's default for `Image.resize` on 8-bit
+   * images. 'lanczos' is `Image.LANCZOS`, also spelt `Image.ANTIALIAS`.
+   */
+  readonly filter?: PilFilter;
+}
+
 /**
- * `image.resize((width, height), Image.BILINEAR)` as Pillow 9.4 computes it, for an 8-bit
- * image with any number of channels. Returns a new image; the input is not modified.
+ * The integer weights Pillow computes for resizing one axis from `inSize` to `outSize` pixels:
+ * output pixel i reads `count[i]` inputs from `first[i]` with weights
+ * `weights[i * ksize .. i * ksize + count[i])`, in units of 2^-22. Exposed so that tests can
+ * compare them wholesale with Pillow's arithmetic, far beyond what pixel tests reach.
  */
-export function pilResizeBilinear(image: RawImage, size: ResizeSize): RawImage {
+export function pilResizeCoefficients(
+  inSize: number,
+  outSize: number,
+  filter: PilFilter,
+): { readonly first: Int32Array; readonly count: Int32Array; readonly weights: Int32Array; readonly ksize: number } {
+  for (const [name, value] of [['inSize', inSize], ['outSize', outSize]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return precomputeCoefficients(inSize, outSize, kernelOf(filter));
+}
+
+/**
+ * `image.resize((width, height), filter)` as Pillow 9.4 computes it, for an 8-bit image with
+ * any number of channels (see the file comment for 2- and 4-channel images). Returns a new
+ * image; the input is not modified.
+ */
+export function pilResize(image: RawImage, size: ResizeSize, options: PilResizeOptions = {}): RawImage {
+  const kernel = kernelOf(options.filter ?? 'bicubic');
   const { width: inWidth, height: inHeight, channels, data } = image;
   const { width, height } = size;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -187,7 +287,7 @@ export function pilResizeBilinear(image: RawImage, size: ResizeSize): RawImage {
 
   const needHorizontal = width !== inWidth;
   const needVertical = height !== inHeight;
-  const vertical = precomputeCoefficients(inHeight, height);
+  const vertical = precomputeCoefficients(inHeight, height, kernel);
   // Rows of the source that the vertical pass reads; the horizontal pass only computes those.
   const rowFirst = vertical.first[0] ?? 0;
   const rowLast = (vertical.first[height - 1] ?? 0) + (vertical.count[height - 1] ?? 0);
@@ -195,7 +295,7 @@ export function pilResizeBilinear(image: RawImage, size: ResizeSize): RawImage {
   let pixels = data;
   let rowShift = 0;
   if (needHorizontal) {
-    const horizontal = precomputeCoefficients(inWidth, width);
+    const horizontal = precomputeCoefficients(inWidth, width, kernel);
     pixels = resampleHorizontal(data, inWidth, channels, rowFirst, rowLast - rowFirst, width, horizontal);
     rowShift = rowFirst;
   }
@@ -205,4 +305,12 @@ export function pilResizeBilinear(image: RawImage, size: ResizeSize): RawImage {
     pixels = data.slice();
   }
   return { data: pixels, width, height, channels };
+}
+
+/**
+ * `image.resize((width, height), Image.BILINEAR)` as Pillow 9.4 computes it, for an 8-bit
+ * image with any number of channels. Returns a new image; the input is not modified.
+ */
+export function pilResizeBilinear(image: RawImage, size: ResizeSize): RawImage {
+  return pilResize(image, size, { filter: 'bilinear' });
 }
