@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCompare } from './commands/compare.js';
 import { registerExtract } from './commands/extract.js';
 import { registerLayers } from './commands/layers.js';
 import { registerModel } from './commands/model.js';
@@ -14,6 +15,7 @@ const program = new Command()
 registerLayers(program);
 registerModel(program);
 registerExtract(program);
+registerCompare(program);
 registerMosaic(program);
 registerAtlas(program);
 registerPca(program);
