@@ -3,7 +3,7 @@
 // same run on the same HDF5 brick and coordinates (and checked pixel-identical), then the
 // atlas build rate and the grid layout time at NSD scale.
 //
-//   node bench/mosaic/run.mjs [--sizes 200,1000] [--atlas 1000] [--grid 73000]
+//   node bench/mosaic/run.mjs [--sizes 200,1000] [--atlas 1000] [--grid 73000] [--workers N]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -21,9 +21,12 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '200,1000' },
     atlas: { type: 'string', default: '1000' },
     grid: { type: 'string', default: '73000' },
+    workers: { type: 'string' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
+// Resize threads for Strata (default: one per core, at most 8); the recipe has one thread.
+const workers = values.workers === undefined ? {} : { workers: Number(values.workers) };
 const largest = Math.max(...sizes, Number(values.atlas));
 const dir = mkdtempSync(join(tmpdir(), 'strata-bench-mosaic-'));
 
@@ -50,7 +53,7 @@ async function strataMosaic(n, out) {
   const coords = clusteredMap(n, n);
   const started = performance.now();
   const source = limitSource(await openImageSource(brick), n);
-  const result = await renderMosaic(source, coords, n);
+  const result = await renderMosaic(source, coords, n, workers);
   await writeMosaicPng(result.image, out);
   await source.close();
   return (performance.now() - started) / 1000;
@@ -67,7 +70,10 @@ async function samePixels(a, b) {
   return x.equals(y);
 }
 
-console.log(`HDF5 brick of 425 x 425 images, 4000 x 3000 canvas, tile 100, ${cpus().length} cores (shared machines: compare ratios)`);
+console.log(
+  `HDF5 brick of 425 x 425 images, 4000 x 3000 canvas, tile 100, ${cpus().length} cores, Strata resize workers: ` +
+    `${values.workers ?? 'default'} (shared machines: compare ratios)`,
+);
 console.log('    N   strata s  recipe s  ratio  identical');
 for (const [k, n] of [50, ...sizes].entries()) {
   const coordsPath = join(dir, `coords-${n}.npy`);
@@ -84,7 +90,7 @@ for (const [k, n] of [50, ...sizes].entries()) {
 const atlasCount = Number(values.atlas);
 if (atlasCount > 0) {
   const source = limitSource(await openImageSource(brick), atlasCount);
-  const summary = await buildAtlas(source, join(dir, 'atlas'), {});
+  const summary = await buildAtlas(source, join(dir, 'atlas'), workers);
   await source.close();
   const rate = summary.images / (summary.elapsedMs / 1000);
   console.log(

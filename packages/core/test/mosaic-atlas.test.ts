@@ -227,7 +227,8 @@ console.log(JSON.stringify({ images: summary.images, sheets: summary.sheets.leng
 `;
 
 function buildChild(dir: string): string {
-  const files = ['mosaic/atlas.ts', 'mosaic/stream.ts', 'mosaic/canvas.ts', 'image/pil-resize.ts', 'image/raw-image.ts', 'sources/hdf5.ts', 'sources/types.ts'];
+  // resize-worker.js next to resize-pool.js: the child resizes on worker threads, as the CLI does.
+  const files = ['mosaic/atlas.ts', 'mosaic/stream.ts', 'mosaic/canvas.ts', 'mosaic/resize-pool.ts', 'mosaic/resize-worker.ts', 'image/pil-resize.ts', 'image/raw-image.ts', 'sources/hdf5.ts', 'sources/types.ts'];
   for (const file of files) {
     const { outputText } = ts.transpileModule(readFileSync(join(coreDir, 'src', file), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
@@ -292,6 +293,8 @@ with h5py.File(sys.argv[1], 'w') as f:
     // Flat: the second half of the run (11 more sheets) adds allocator slack at most; what
     // really grows with the count is the 60-byte-per-image index.
     expect((end?.[1] ?? 0) - (half?.[1] ?? 0)).toBeLessThan(64 * 2 ** 20);
-    expect(report.maxRssBytes).toBeLessThan(450 * 2 ** 20);
+    // Measured about 410 MiB with two resize workers (each its own V8 heap): 2 sheets per size,
+    // one WebP encode in flight, Node, libvips.
+    expect(report.maxRssBytes).toBeLessThan(512 * 2 ** 20);
   });
 });

@@ -5,11 +5,14 @@
  * arithmetic (float32 normalisation, int() truncation, tile sizes) and PIL's paste are also
  * checked on their own, over far more cases than whole pictures can cover.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { pilResize } from '../src/image/pil-resize.js';
@@ -60,6 +63,15 @@ function clusteredCoords(n: number, seed: number, ArrayType: Float32ArrayConstru
     out[2 * i + 1] = cy + random.normal() * 3.1;
   }
   return out;
+}
+
+/** Writes src/<file> as JavaScript under dir (Node 20 cannot run TypeScript). */
+function transpile(srcDir: string, dir: string, file: string): void {
+  const { outputText } = ts.transpileModule(readFileSync(join(srcDir, file), 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+  });
+  mkdirSync(dirname(join(dir, file)), { recursive: true });
+  writeFileSync(join(dir, file.replace(/\.ts$/, '.js')), outputText);
 }
 
 async function decodeRgba(path: string): Promise<{ data: Uint8Array; width: number; height: number }> {
@@ -302,6 +314,65 @@ describe('renderMosaic reproduces the recipe pixel for pixel', () => {
           }
         }
       }
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('worker threads give the same mosaic and atlas as the calling thread', async () => {
+    // Workers need compiled JavaScript (resize-worker.js), so this runs in a child process
+    // on a transpiled copy of the sources, as the CLI runs the built package.
+    const dir = join(work, 'workers');
+    const coreSrc = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+    for (const folder of ['mosaic', 'image', 'sources']) {
+      for (const file of readdirSync(join(coreSrc, folder)).filter((name) => name.endsWith('.ts'))) transpile(coreSrc, dir, `${folder}/${file}`);
+    }
+    for (const file of ['random.ts', 'npy.ts']) transpile(coreSrc, dir, file);
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+    mkdirSync(join(dir, 'node_modules'));
+    for (const name of ['h5wasm', 'sharp']) {
+      const found = [join(coreSrc, '..', 'node_modules', name), join(coreSrc, '..', '..', '..', 'node_modules', name)].find((path) => existsSync(path));
+      if (found === undefined) throw new Error(`${name} not found in node_modules`);
+      symlinkSync(found, join(dir, 'node_modules', name), 'dir');
+    }
+    writeFileSync(
+      join(dir, 'child.mjs'),
+      `import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { renderMosaic } from './mosaic/mosaic.js';
+import { buildAtlas } from './mosaic/atlas.js';
+import { openImageSource } from './sources/open.js';
+import { createResizePool } from './mosaic/resize-pool.js';
+const [brick, coordsJson, out] = process.argv.slice(2);
+const coords = Float32Array.from(JSON.parse(coordsJson));
+const hash = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const report = {};
+for (const workers of [0, 3]) {
+  const source = await openImageSource(brick);
+  const result = await renderMosaic(source, coords, coords.length / 2, { width: 1200, height: 900, workers });
+  const atlasDir = out + '/atlas-' + workers;
+  await buildAtlas(source, atlasDir, { format: 'png', sheetSize: 512, workers });
+  await source.close();
+  const files = readdirSync(atlasDir).sort();
+  report[workers] = { mosaic: hash(result.image.data), atlas: files.map((f) => f + ':' + hash(readFileSync(atlasDir + '/' + f))) };
+}
+const probe = createResizePool({ workers: 3, filter: 'lanczos' });
+report.poolWorkers = probe.workers;
+await probe.close();
+console.log(JSON.stringify(report));
+`,
+    );
+    const coords = clusteredCoords(BRICK_IMAGES, 16, Float32Array);
+    const report = JSON.parse(
+      execFileSync(process.execPath, [join(dir, 'child.mjs'), brick, JSON.stringify(Array.from(coords)), dir], { cwd: dir, encoding: 'utf8' }),
+    ) as Record<string, { mosaic: string; atlas: string[] }> & { poolWorkers: number };
+    expect(report.poolWorkers, 'the child found resize-worker.js and started workers').toBe(3);
+    expect(report['3']).toEqual(report['0']);
+    // And both equal the mosaic made here, in the test process, from the TypeScript sources.
+    const source = await openImageSource(brick);
+    try {
+      const here = await renderMosaic(source, coords, BRICK_IMAGES, { width: 1200, height: 900 });
+      expect(report['0']?.mosaic).toBe(createHash('sha256').update(here.image.data).digest('hex'));
     } finally {
       await source.close();
     }

@@ -18,6 +18,7 @@ interface MosaicCommandOptions {
   gridRows?: string;
   maxPixels: string;
   numpy: string;
+  workers?: string;
   stopOnError?: boolean;
 }
 
@@ -31,6 +32,7 @@ interface AtlasCommandOptions {
   format: string;
   quality: string;
   lossless?: boolean;
+  workers?: string;
   stopOnError?: boolean;
 }
 
@@ -51,6 +53,7 @@ export function registerMosaic(program: Command): void {
     .option('--grid-rows <n>', 'grid rows (default: ceil(N / columns))')
     .option('--max-pixels <n>', 'refuse canvases larger than this many pixels', '250000000')
     .option('--numpy <major>', "NumPy whose arithmetic to reproduce: 1 (python int * float32 in float64) or 2 (in float32)", '1')
+    .option('--workers <n>', 'threads resizing images, 0 for none (default: one per core, at most 8)')
     .option('--stop-on-error', 'stop at the first unreadable image instead of leaving it out')
     .action(async (options: MosaicCommandOptions) => {
       const coords = readCoordinates(options.coords);
@@ -71,6 +74,7 @@ export function registerMosaic(program: Command): void {
           maxPixels: parseInteger(options.maxPixels, '--max-pixels', { min: 1 }),
           productPrecision: options.numpy === '2' ? 'float32' : 'float64',
           onBadImage: options.stopOnError ? 'stop' : 'skip',
+          ...(options.workers === undefined ? {} : { workers: parseInteger(options.workers, '--workers', { min: 0 }) }),
           ...(mapping === undefined ? {} : { imageIndices: mapping.indices }),
           ...(options.grid
             ? {
@@ -126,6 +130,7 @@ export function registerAtlas(program: Command): void {
     .option('--format <name>', 'sheet format: webp or png', 'webp')
     .option('--quality <q>', 'WebP quality 1-100 (lossy)', '90')
     .option('--lossless', 'lossless WebP')
+    .option('--workers <n>', 'threads making thumbnails, 0 for none (default: one per core, at most 8)')
     .option('--stop-on-error', 'stop at the first unreadable image instead of leaving it out')
     .action(async (options: AtlasCommandOptions) => {
       if (options.format !== 'webp' && options.format !== 'png') throw new RangeError(`--format must be webp or png, got "${options.format}"`);
@@ -141,6 +146,7 @@ export function registerAtlas(program: Command): void {
           format: options.format,
           quality: parseInteger(options.quality, '--quality', { min: 1 }),
           lossless: options.lossless === true,
+          ...(options.workers === undefined ? {} : { workers: parseInteger(options.workers, '--workers', { min: 0 }) }),
           onBadImage: options.stopOnError ? 'stop' : 'skip',
           onProgress: (p) =>
             progress.update(p.done, { rate: p.done / Math.max((Date.now() - started) / 1000, 1e-3), note: `${p.sheetsWritten} sheets` }),

@@ -17,10 +17,10 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
-import { pilResize } from '../image/pil-resize.js';
 import type { RawImage } from '../image/raw-image.js';
 import type { ImageSource } from '../sources/types.js';
 import { pasteTile } from './canvas.js';
+import { createResizePool } from './resize-pool.js';
 import { streamImages } from './stream.js';
 
 export type AtlasFormat = 'webp' | 'png';
@@ -38,6 +38,8 @@ export interface AtlasOptions {
   readonly lossless?: boolean;
   /** Images read at a time. Default 16. */
   readonly batchSize?: number;
+  /** Worker threads making thumbnails; 0: the calling thread. Default: one per core, at most 8. */
+  readonly workers?: number;
   /** 'skip' (default) leaves an unreadable image out of the atlas and lists it; 'stop' throws. */
   readonly onBadImage?: 'skip' | 'stop';
   readonly onProgress?: (progress: AtlasProgress) => void;
@@ -219,34 +221,56 @@ export async function buildAtlas(source: ImageSource, outDir: string, options: A
   };
 
   let done = 0;
-  for await (const result of streamImages(source, {
-    batchSize: options.batchSize ?? 16,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  })) {
-    done++;
-    if (!result.ok) {
-      if (onBadImage === 'stop') throw result.error;
-      failures.push({ index: result.index, id: result.id, reason: result.error.reason });
-      options.onProgress?.({ done, total, sheetsWritten });
-      continue;
-    }
-    const { image, index } = result;
-    for (const state of states) {
+  const pool = createResizePool({ filter: 'lanczos', ...(options.workers === undefined ? {} : { workers: options.workers }) });
+  // Thumbnails made ahead on the workers, placed strictly in source order.
+  const ahead: { readonly index: number; readonly thumbnails: Promise<RawImage[]> }[] = [];
+  const placeNext = async (): Promise<void> => {
+    const next = ahead.shift();
+    if (next === undefined) return;
+    const thumbnails = await next.thumbnails;
+    for (const [s, state] of states.entries()) {
+      const thumbnail = thumbnails[s];
+      if (thumbnail === undefined) throw new Error(`internal: no ${state.size} px thumbnail for image ${next.index}`);
       if (state.sheet === undefined) {
         state.sheet = { data: takeBuffer(state), width: sheetSize, height: sheetSize, channels: 4 };
         state.sheetNumber = sheets.length;
         sheets.push(undefined);
       }
-      const size = thumbnailSize(image.width, image.height, state.size);
-      const thumbnail = pilResize(image, size, { filter: 'lanczos' });
       const cell = state.used++;
-      const x = (cell % state.perRow) * state.size + ((state.size - size.width) >> 1);
-      const y = Math.floor(cell / state.perRow) * state.size + ((state.size - size.height) >> 1);
+      const x = (cell % state.perRow) * state.size + ((state.size - thumbnail.width) >> 1);
+      const y = Math.floor(cell / state.perRow) * state.size + ((state.size - thumbnail.height) >> 1);
       pasteTile(state.sheet, thumbnail, x, y);
-      state.placements.set([state.sheetNumber, x, y, size.width, size.height], 5 * index);
+      state.placements.set([state.sheetNumber, x, y, thumbnail.width, thumbnail.height], 5 * next.index);
       if (state.used === state.capacity) await flush(state);
     }
+    done++;
     options.onProgress?.({ done, total, sheetsWritten });
+  };
+  try {
+    for await (const result of streamImages(source, {
+      batchSize: options.batchSize ?? 16,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })) {
+      if (!result.ok) {
+        if (onBadImage === 'stop') throw result.error;
+        failures.push({ index: result.index, id: result.id, reason: result.error.reason });
+        done++;
+        continue;
+      }
+      const { image, index } = result;
+      const targets = states.map((state) => {
+        const size = thumbnailSize(image.width, image.height, state.size);
+        return [size.width, size.height] as const;
+      });
+      const thumbnails = pool.resize(image, targets);
+      // Awaited in order by placeNext; a failure meanwhile must not count as unhandled.
+      thumbnails.catch(() => undefined);
+      ahead.push({ index, thumbnails });
+      while (ahead.length > 2 * pool.workers) await placeNext();
+    }
+    while (ahead.length > 0) await placeNext();
+  } finally {
+    await pool.close();
   }
   for (const state of states) await flush(state);
   await settle();

@@ -6,7 +6,6 @@
  */
 import sharp, { type Sharp } from 'sharp';
 
-import { pilResize } from '../image/pil-resize.js';
 import type { RawImage } from '../image/raw-image.js';
 import { ImageReadError, type ImageSource } from '../sources/types.js';
 import { type CanvasOptions, createCanvas, pasteTile } from './canvas.js';
@@ -22,6 +21,7 @@ import {
   recipePositions,
   recipeTileSize,
 } from './layout.js';
+import { createResizePool } from './resize-pool.js';
 import { streamImages } from './stream.js';
 
 export interface MosaicGridOptions {
@@ -54,6 +54,11 @@ export interface MosaicOptions extends RecipeLayoutOptions, CanvasOptions {
   readonly grid?: boolean | MosaicGridOptions;
   /** Images read at a time. Default 8. */
   readonly batchSize?: number;
+  /**
+   * Worker threads resizing tiles; 0 resizes on the calling thread. Default: one per core, at
+   * most 8 (see resize-pool.ts). The picture is the same for any count.
+   */
+  readonly workers?: number;
   /** 'skip' (default) leaves an unreadable image out and reports it; 'stop' throws it. */
   readonly onBadImage?: 'skip' | 'stop';
   readonly onProgress?: (progress: MosaicProgress) => void;
@@ -119,30 +124,48 @@ export async function renderMosaic(source: ImageSource, coords: CoordinateArray,
   const failures: ImageReadError[] = [];
   let row = 0;
   let placed = 0;
-  for await (const result of streamImages(source, {
-    ...(indices === undefined ? {} : { indices }),
-    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  })) {
-    const i = row++;
-    if (!result.ok) {
-      if (onBadImage === 'stop') throw result.error;
-      failures.push(result.error);
-    } else {
+  const pool = createResizePool({ filter: 'lanczos', ...(options.workers === undefined ? {} : { workers: options.workers }) });
+  // Tiles resized ahead on the workers, pasted strictly in row order (later rows cover earlier ones).
+  const ahead: { readonly row: number; readonly size: { width: number; height: number }; readonly tile: Promise<RawImage[]> }[] = [];
+  const pasteNext = async (): Promise<void> => {
+    const next = ahead.shift();
+    if (next === undefined) return;
+    const [resized] = await next.tile;
+    if (resized === undefined) throw new Error(`internal: no tile for row ${next.row}`);
+    let x = positions[2 * next.row] ?? 0;
+    let y = positions[2 * next.row + 1] ?? 0;
+    if (grid !== undefined) {
+      // Centred in its cell, so that the grid's gutters are even around portrait and landscape tiles.
+      x += (tile - next.size.width) >> 1;
+      y += (tile - next.size.height) >> 1;
+    }
+    pasteTile(canvas, resized, x, y);
+    placed++;
+    options.onProgress?.({ phase: 'tiles', done: placed + failures.length, total: n });
+  };
+  try {
+    for await (const result of streamImages(source, {
+      ...(indices === undefined ? {} : { indices }),
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })) {
+      const i = row++;
+      if (!result.ok) {
+        if (onBadImage === 'stop') throw result.error;
+        failures.push(result.error);
+        continue;
+      }
       const { image } = result;
       const size = recipeTileSize(image.width, image.height, tile);
-      const resized = pilResize(image, size, { filter: 'lanczos' });
-      let x = positions[2 * i] ?? 0;
-      let y = positions[2 * i + 1] ?? 0;
-      if (grid !== undefined) {
-        // Centred in its cell, so that the grid's gutters are even around portrait and landscape tiles.
-        x += (tile - size.width) >> 1;
-        y += (tile - size.height) >> 1;
-      }
-      pasteTile(canvas, resized, x, y);
-      placed++;
+      const resized = pool.resize(image, [[size.width, size.height]]);
+      // Awaited in order by pasteNext; a failure meanwhile must not count as unhandled.
+      resized.catch(() => undefined);
+      ahead.push({ row: i, size, tile: resized });
+      while (ahead.length > 2 * pool.workers) await pasteNext();
     }
-    options.onProgress?.({ phase: 'tiles', done: row, total: n });
+    while (ahead.length > 0) await pasteNext();
+  } finally {
+    await pool.close();
   }
   return { image: canvas, placed, failures, ...(grid === undefined ? {} : { grid }), elapsedMs: performance.now() - started };
 }
