@@ -1,9 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerCompare } from './commands/compare.js';
+import { registerDb } from './commands/db.js';
 import { registerExtract } from './commands/extract.js';
+import { registerIngest } from './commands/ingest.js';
 import { registerLayers } from './commands/layers.js';
 import { registerModel } from './commands/model.js';
 import { registerAtlas, registerMosaic } from './commands/mosaic.js';
+import { registerNeighbors } from './commands/neighbors.js';
 import { registerPca } from './commands/pca.js';
 
 const program = new Command()
@@ -19,6 +22,9 @@ registerCompare(program);
 registerMosaic(program);
 registerAtlas(program);
 registerPca(program);
+registerIngest(program);
+registerNeighbors(program);
+registerDb(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,53 @@
+/**
+ * @strata/core/store: the feature store (Postgres + pgvector through Prisma; embedded PGlite
+ * by default, a server through DATABASE_URL), its migrations and the vector repository.
+ */
+export { openStore, Store } from './store.js';
+export type {
+  DatasetRecord,
+  ImageRecord,
+  ImageRef,
+  LayerRecord,
+  Neighbor,
+  NeighborQuery,
+  NeighborResult,
+  OpenStoreOptions,
+  PcaBasisRecord,
+  RunRecord,
+  TransactionClient,
+} from './store.js';
+export { dataDirLayout, defaultDataDir, lockDirectory } from './data-dir.js';
+export type { DataDirLayout } from './data-dir.js';
+export { redactUrl } from './backend.js';
+export type { BackendKind } from './backend.js';
+export { ConflictError, InvalidInputError, MigrationError, NotFoundError, StoreError } from './errors.js';
+export type { StoreErrorCode } from './errors.js';
+export { applyMigrations, checksumOf, defaultMigrationsDir, migrationStatus, readMigrations } from './migrate.js';
+export type { Migration, MigrationReport, MigrationStatus } from './migrate.js';
+export {
+  MAX_EF_SEARCH,
+  MAX_INDEXED_DIMENSION,
+  METRICS,
+  countVectors,
+  createHnswIndex,
+  defaultEfSearch,
+  dropHnswIndexes,
+  hnswIndexName,
+  insertVectors,
+  listHnswIndexes,
+  parseMetric,
+  readVectors,
+  searchVectors,
+  vectorFromSql,
+  vectorToSql,
+} from './vectors.js';
+export type { HnswOptions, Metric, SearchOptions, SqlClient, VectorHit, VectorSpace } from './vectors.js';
+export { LayerStatus, RunKind, RunStatus, SourceKind } from './generated/enums.js';
+export { clusteredVectors, createSyntheticDataset, exactNeighbors } from './synthetic.js';
+export type { ClusteredVectorsOptions, SyntheticDataset, SyntheticDatasetOptions } from './synthetic.js';
+// The ingest pipeline lives in src/ingest; until package.json exports "./ingest" it is reached
+// through this subpath. It loads no native runtime (the caller passes the loaded model).
+export { ingestDataset, recordingSizes, sampledSource } from '../ingest/index.js';
+export type { ImageSize, IngestLayerSummary, IngestOptions, IngestPhase, IngestProgress, IngestSummary } from '../ingest/index.js';
+export { createScratchDatabase } from './scratch-database.js';
+export type { ScratchDatabase } from './scratch-database.js';
