@@ -7,7 +7,7 @@
  * column means and centring are exact), with the products on onnxruntime in float32 and the
  * sum over blocks in float64. The top-k eigenpairs (theta_i, u_i) of G give the components
  * v_i = Xc^T u_i / sqrt(theta_i), computed in a second pass over the column blocks and written
- * straight to the basis (in memory, or a file when it exceeds half the budget). When n > D
+ * straight to the basis (in memory, or a file when it exceeds a quarter of the budget). When n > D
  * the covariance Xc^T Xc (D x D) is decomposed instead. Explained variance is theta_i / (n-1),
  * as sklearn's PCA.
  *
@@ -56,7 +56,7 @@ export interface PcaOptions {
   /**
    * Memory for sample blocks, the basis and the solver, in bytes. Default 1 GiB. The Gram
    * matrix (12 n^2 bytes, 300 MB at n = 5000) comes out of it; the rest sets how many
-   * columns are read per block. A basis larger than half of it is written to a file.
+   * columns are read per block. A basis larger than a quarter of it is written to a file.
    */
   readonly memoryBudget?: number;
   /** Where a basis too large for memory (and a copied sample) are written. Default os.tmpdir(). */
@@ -68,6 +68,8 @@ export interface PcaOptions {
 }
 
 const DENSE_LIMIT = 700;
+/** Largest output of one second-pass product (components of a slice of features). */
+const PART_BYTES = 32 << 20;
 
 function checkInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -109,7 +111,7 @@ export async function fitPca(sample: PcaSample, options: PcaOptions = {}): Promi
   let source: ColumnSource | undefined;
   try {
     source = openColumnSource(sample, rowIndex, {
-      memoryBytes: Math.floor(budget / 2),
+      memoryBytes: Math.floor(budget / 4),
       tempDir,
       signal,
       onGather: (done, total) => report({ phase: 'gather', done, total }),
@@ -232,8 +234,9 @@ async function topEigenpairs(context: FitContext, s64: Float64Array, m: number):
     const top = new Float32Array(m * k);
     for (let j = 0; j < k; j += 1) for (let r = 0; r < m; r += 1) top[r * k + j] = vectors[j * m + r] as number;
     report({ phase: 'eigen', done: 1, total: 1 });
-    return { values: values.slice(0, k), vectors: top, iterations: 1, converged: k, solver: 'dense' };
+    return { values: values.slice(0, k), vectors: top, iterations: 1, products: 0, converged: k, solver: 'dense' };
   }
+  report({ phase: 'eigen', done: 0, total: maxIterations });
   const s32 = Float32Array.from(s64);
   const result = await subspaceEigen(s32, m, k, {
     oversample,
@@ -244,6 +247,7 @@ async function topEigenpairs(context: FitContext, s64: Float64Array, m: number):
     signal,
     onIteration: (iteration) => report({ phase: 'eigen', done: iteration, total: maxIterations }),
   });
+  report({ phase: 'eigen', done: result.iterations, total: result.iterations });
   return { ...result, solver: 'subspace' };
 }
 
@@ -276,13 +280,23 @@ function createBasisWriter(context: FitContext): BasisFileWriter {
 async function fitGram(context: FitContext): Promise<Fitted> {
   const { n, d, k, kernels, report, signal, budget } = context;
   const gram = new Float64Array(n * n);
-  // Fixed costs: the float64 Gram, its float32 copy for the solver, and onnxruntime's output panels.
-  const blockBytes = Math.max(16 << 20, budget - 16 * n * n);
-  const width = Math.max(1, Math.min(d, Math.floor(blockBytes / (4 * n))));
+  // The basis stays in memory when it takes at most a quarter of the budget (else it is
+  // written to a file as it is computed). Column blocks get what remains after the fixed
+  // costs: the float64 Gram matrix, its float32 copy for the solver, onnxruntime's output
+  // panels and their copies (20 n^2 bytes), the basis, a sample gathered in memory, and the
+  // second pass's slices (PART_BYTES each: the input slice, onnxruntime's output, its copy).
+  const basisBytes = d * k * 4;
+  const inMemory = basisBytes <= budget / 4;
+  const available = budget - 20 * n * n - (inMemory ? basisBytes : 0) - context.source.residentBytes - 3 * PART_BYTES;
+  const width = Math.max(1, Math.min(d, Math.floor(Math.max(available, 16 << 20) / (4 * n))));
+  // Second pass: slices of a block small enough that each product's input copy and output
+  // are <= PART_BYTES.
+  const sliceWidth = Math.max(1, Math.floor(PART_BYTES / (4 * Math.max(n, k))));
   const blocks = columnBlocks(d, width);
   const buffer = new Float32Array(n * Math.min(width, d));
   const mean64 = new Float64Array(d);
   let totalSumOfSquares = 0;
+  report({ phase: 'gram', done: 0, total: blocks.length });
   for (const [index, [start, end]] of blocks.entries()) {
     signal?.throwIfAborted();
     const block = buffer.subarray(0, n * (end - start));
@@ -309,24 +323,34 @@ async function fitGram(context: FitContext): Promise<Fitted> {
   }
 
   const mean = Float32Array.from(mean64);
-  const inMemory = d * k * 4 <= budget / 2;
   const data = inMemory ? new Float32Array(d * k) : undefined;
   const writer = inMemory ? undefined : createBasisWriter(context);
   try {
     writer?.write(mean);
     const meanProjection = new Float64Array(k);
     const squares = new Float64Array(k);
+    const sliceBuffer = new Float32Array(n * Math.min(sliceWidth, width));
+    report({ phase: 'basis', done: 0, total: blocks.length });
     for (const [index, [start, end]] of blocks.entries()) {
       signal?.throwIfAborted();
       const w = end - start;
       const block = buffer.subarray(0, n * w);
       // One block: it is still in the buffer, centred, from the first pass.
       if (blocks.length > 1) readCentredBlock(context, start, end, block);
-      const part = await kernels.matmulTransposeA(block, n, w, scaled, k);
-      for (let i = 0; i < w; i += 1) for (let j = 0; j < k; j += 1) squares[j] = (squares[j] as number) + (part[i * k + j] as number) ** 2;
-      if (data) data.set(part, start * k);
-      else writer?.write(part);
-      addMeanProjection(mean, part, start, end, k, meanProjection);
+      for (let s0 = 0; s0 < w; s0 += sliceWidth) {
+        const s1 = Math.min(w, s0 + sliceWidth);
+        const ws = s1 - s0;
+        let slice = block;
+        if (ws < w) {
+          slice = sliceBuffer.subarray(0, n * ws);
+          for (let r = 0; r < n; r += 1) slice.set(block.subarray(r * w + s0, r * w + s1), r * ws);
+        }
+        const part = await kernels.matmulTransposeA(slice, n, ws, scaled, k);
+        for (let i = 0; i < ws; i += 1) for (let j = 0; j < k; j += 1) squares[j] = (squares[j] as number) + (part[i * k + j] as number) ** 2;
+        if (data) data.set(part, (start + s0) * k);
+        else writer?.write(part);
+        addMeanProjection(mean, part, start + s0, start + s1, k, meanProjection);
+      }
       report({ phase: 'basis', done: index + 1, total: blocks.length });
     }
     let normError = 0;
@@ -337,7 +361,7 @@ async function fitGram(context: FitContext): Promise<Fitted> {
       mean,
       meanProjection,
       basis: data ? { kind: 'memory', data } : { kind: 'file', writer: writer as BasisFileWriter },
-      solver: { method: 'gram', eigensolver: eigen.solver, iterations: eigen.iterations, converged: eigen.converged, normError },
+      solver: { method: 'gram', eigensolver: eigen.solver, iterations: eigen.iterations, products: eigen.products, converged: eigen.converged, normError },
     };
   } catch (error) {
     if (writer) {
@@ -351,9 +375,11 @@ async function fitGram(context: FitContext): Promise<Fitted> {
 async function fitCovariance(context: FitContext): Promise<Fitted> {
   const { n, d, k, kernels, report, signal, budget } = context;
   const covariance = new Float64Array(d * d);
-  // Two column blocks are in memory at a time (pairs of blocks of the covariance).
-  const blockBytes = Math.max(16 << 20, budget - 16 * d * d);
-  const width = Math.max(1, Math.min(d, Math.floor(blockBytes / (8 * n))));
+  // Two column blocks are in memory at a time (pairs of blocks of the covariance), after the
+  // fixed costs: the float64 covariance, its float32 copy and products (16 D^2 bytes), the
+  // basis (D < n, so it is small), a sample gathered in memory.
+  const available = budget - 16 * d * d - d * k * 4 - context.source.residentBytes;
+  const width = Math.max(1, Math.min(d, Math.floor(Math.max(available, 16 << 20) / (8 * n))));
   const blocks = columnBlocks(d, width);
   const first = new Float32Array(n * Math.min(width, d));
   const second = blocks.length > 1 ? new Float32Array(n * Math.min(width, d)) : first;
@@ -361,6 +387,7 @@ async function fitCovariance(context: FitContext): Promise<Fitted> {
   let totalSumOfSquares = 0;
   const pairs = (blocks.length * (blocks.length + 1)) / 2;
   let done = 0;
+  report({ phase: 'gram', done: 0, total: pairs });
   for (const [i, [a0, a1]] of blocks.entries()) {
     const wa = a1 - a0;
     const left = first.subarray(0, n * wa);
@@ -391,6 +418,7 @@ async function fitCovariance(context: FitContext): Promise<Fitted> {
 
   // Signs from the sample's scores Xc v_i, as sklearn's svd_flip on U.
   const scores = new Float32Array(n * k);
+  report({ phase: 'basis', done: 0, total: blocks.length });
   for (const [index, [start, end]] of blocks.entries()) {
     const w = end - start;
     const block = first.subarray(0, n * w);
@@ -417,6 +445,6 @@ async function fitCovariance(context: FitContext): Promise<Fitted> {
     mean,
     meanProjection,
     basis: { kind: 'memory', data },
-    solver: { method: 'covariance', eigensolver: eigen.solver, iterations: eigen.iterations, converged: eigen.converged, normError: 0 },
+    solver: { method: 'covariance', eigensolver: eigen.solver, iterations: eigen.iterations, products: eigen.products, converged: eigen.converged, normError: 0 },
   };
 }

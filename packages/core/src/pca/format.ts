@@ -29,6 +29,8 @@ export interface PcaSolverInfo {
   /** 'dense': tridiagonal QL on the whole matrix; 'subspace': subspace iteration. */
   readonly eigensolver: 'dense' | 'subspace';
   readonly iterations: number;
+  /** Products of the n x n (or D x D) matrix with a block of vectors: the solver's main cost. */
+  readonly products: number;
   /** Components whose residual met the convergence criterion (all of them when equal to `components`). */
   readonly converged: number;
   /** Largest |1 - norm| over the stored components before normalisation (a float32 accuracy check). */

@@ -16,7 +16,7 @@ export interface ProjectRowsOptions {
   readonly onRows: (projected: Float32Array, firstRow: number, count: number) => void | Promise<void>;
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
-  /** Bytes for input rows in flight. Default 256 MiB. */
+  /** Bytes for input rows in flight (and onnxruntime's centred copy of them). Default 256 MiB. */
   readonly memoryBudget?: number;
   /** onnxruntime threads (tile mode). Default: onnxruntime's choice. */
   readonly threads?: number;
@@ -34,7 +34,8 @@ export async function projectRows(model: PcaModel, sample: PcaSample, options: P
   const budget = options.memoryBudget ?? 256 << 20;
   const total = sample.rows;
   if (model.inMemory) {
-    const batch = Math.max(1, Math.min(4096, Math.floor(budget / (4 * d))));
+    // Half the budget per batch: onnxruntime materialises the centred copy of the rows.
+    const batch = Math.max(1, Math.min(4096, Math.floor(budget / (8 * d))));
     for (let start = 0; start < total; start += batch) {
       options.signal?.throwIfAborted();
       const count = Math.min(batch, total - start);

@@ -49,6 +49,8 @@ export interface ColumnSource {
   readonly columns: number;
   /** Source row index of each selected row. */
   readonly rowIndex: Int32Array;
+  /** Bytes of the sample this source holds in memory (a gathered copy), 0 when it reads from a file. */
+  readonly residentBytes: number;
   /** Selected rows x columns [start, end), row-major, into `out`. */
   readBlock(start: number, end: number, out: Float32Array): void;
   close(): void;
@@ -70,6 +72,7 @@ export function openColumnSource(sample: PcaSample, rowIndex: Int32Array, option
       rows: rowIndex.length,
       columns,
       rowIndex,
+      residentBytes: 0,
       readBlock: (start, end, out) => readColumns(rowIndex, start, end, out),
       close: () => undefined,
     };
@@ -124,6 +127,7 @@ function memoryColumnSource(data: Float32Array, rowIndex: Int32Array, columns: n
     rows,
     columns,
     rowIndex,
+    residentBytes: data.byteLength,
     readBlock(start, end, out) {
       const width = end - start;
       if (width === columns) {
@@ -164,6 +168,7 @@ function fileColumnSource(path: string, open: OpenFile | undefined, fileRows: In
     rows: fileRows.length,
     columns,
     rowIndex,
+    residentBytes: 0,
     readBlock(start, end, out) {
       const width = end - start;
       const bytes = new Uint8Array(out.buffer, out.byteOffset, fileRows.length * width * 4);

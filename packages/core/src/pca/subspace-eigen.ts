@@ -12,7 +12,13 @@
  * far fewer products and Rayleigh-Ritz steps are needed. The degree is capped so that the
  * largest eigenvalue is amplified at most ~1e5 times more than the k-th: float32 columns
  * carry ~1e-7 of error along the top eigenvectors, and more amplification than that would
- * swamp the wanted directions before orthonormalisation removes it.
+ * swamp the wanted directions before orthonormalisation removes it. Converged pairs are
+ * locked: only the other columns are filtered (with the locked vectors projected out after
+ * every product), so the cap depends on the largest unconverged eigenvalue and the degree can
+ * rise as the top pairs converge; the locked vectors still take part in every Rayleigh-Ritz
+ * step, which keeps nearly equal eigenvalues on either side of the lock resolved (freezing
+ * them instead, as in classic deflation, was measurably less accurate and no faster). On that
+ * noisy test this takes 7 Rayleigh-Ritz steps and 17 products instead of 90.
  *
  * It iterates until every wanted Ritz pair has converged: residual ||S q - theta q|| below
  * 1e-3 of the gap to its neighbours, or at the float32 rounding level of the product, or no
@@ -49,8 +55,8 @@ export interface EigenResult {
   readonly vectors: Float32Array;
   /** Rayleigh-Ritz steps. */
   readonly iterations: number;
-  /** Products S Q computed (m^2 l multiply-adds each). */
-  readonly products?: number;
+  /** Products of S with a block of vectors (at most m^2 l multiply-adds each). */
+  readonly products: number;
   /** Pairs that met the residual criterion; k when all did. */
   readonly converged: number;
 }
