@@ -58,7 +58,8 @@ export type FeatureVector = Prisma.FeatureVectorModel
 export type Run = Prisma.RunModel
 /**
  * Model Map
- * A 2-D map (t-SNE) of one dataset layer; placeholder for the mosaic issue.
+ * A 2-D t-SNE map of one dataset layer (@strata/core/maps, docs/maps.md). One row per
+ * (layer, perplexity, seed, iterations, method): asking again returns the stored map.
  */
 export type Map = Prisma.MapModel
 /**

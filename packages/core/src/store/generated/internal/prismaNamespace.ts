@@ -1234,12 +1234,18 @@ export const MapScalarFieldEnum = {
   method: 'method',
   perplexity: 'perplexity',
   seed: 'seed',
+  iterations: 'iterations',
   status: 'status',
+  pointCount: 'pointCount',
+  klDivergence: 'klDivergence',
   coordinates: 'coordinates',
   imageIds: 'imageIds',
   mosaicPath: 'mosaicPath',
   params: 'params',
-  createdAt: 'createdAt'
+  error: 'error',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+  finishedAt: 'finishedAt'
 } as const
 
 export type MapScalarFieldEnum = (typeof MapScalarFieldEnum)[keyof typeof MapScalarFieldEnum]

@@ -14,7 +14,8 @@ import type * as Prisma from "../internal/prismaNamespace.js"
 
 /**
  * Model Map
- * A 2-D map (t-SNE) of one dataset layer; placeholder for the mosaic issue.
+ * A 2-D t-SNE map of one dataset layer (@strata/core/maps, docs/maps.md). One row per
+ * (layer, perplexity, seed, iterations, method): asking again returns the stored map.
  */
 export type MapModel = runtime.Types.Result.DefaultSelection<Prisma.$MapPayload>
 
@@ -32,6 +33,9 @@ export type MapAvgAggregateOutputType = {
   runId: number | null
   perplexity: number | null
   seed: number | null
+  iterations: number | null
+  pointCount: number | null
+  klDivergence: number | null
 }
 
 export type MapSumAggregateOutputType = {
@@ -40,6 +44,9 @@ export type MapSumAggregateOutputType = {
   runId: number | null
   perplexity: number | null
   seed: number | null
+  iterations: number | null
+  pointCount: number | null
+  klDivergence: number | null
 }
 
 export type MapMinAggregateOutputType = {
@@ -49,11 +56,17 @@ export type MapMinAggregateOutputType = {
   method: string | null
   perplexity: number | null
   seed: number | null
+  iterations: number | null
   status: $Enums.RunStatus | null
+  pointCount: number | null
+  klDivergence: number | null
   coordinates: runtime.Bytes | null
   imageIds: runtime.Bytes | null
   mosaicPath: string | null
+  error: string | null
   createdAt: Date | null
+  updatedAt: Date | null
+  finishedAt: Date | null
 }
 
 export type MapMaxAggregateOutputType = {
@@ -63,11 +76,17 @@ export type MapMaxAggregateOutputType = {
   method: string | null
   perplexity: number | null
   seed: number | null
+  iterations: number | null
   status: $Enums.RunStatus | null
+  pointCount: number | null
+  klDivergence: number | null
   coordinates: runtime.Bytes | null
   imageIds: runtime.Bytes | null
   mosaicPath: string | null
+  error: string | null
   createdAt: Date | null
+  updatedAt: Date | null
+  finishedAt: Date | null
 }
 
 export type MapCountAggregateOutputType = {
@@ -77,12 +96,18 @@ export type MapCountAggregateOutputType = {
   method: number
   perplexity: number
   seed: number
+  iterations: number
   status: number
+  pointCount: number
+  klDivergence: number
   coordinates: number
   imageIds: number
   mosaicPath: number
   params: number
+  error: number
   createdAt: number
+  updatedAt: number
+  finishedAt: number
   _all: number
 }
 
@@ -93,6 +118,9 @@ export type MapAvgAggregateInputType = {
   runId?: true
   perplexity?: true
   seed?: true
+  iterations?: true
+  pointCount?: true
+  klDivergence?: true
 }
 
 export type MapSumAggregateInputType = {
@@ -101,6 +129,9 @@ export type MapSumAggregateInputType = {
   runId?: true
   perplexity?: true
   seed?: true
+  iterations?: true
+  pointCount?: true
+  klDivergence?: true
 }
 
 export type MapMinAggregateInputType = {
@@ -110,11 +141,17 @@ export type MapMinAggregateInputType = {
   method?: true
   perplexity?: true
   seed?: true
+  iterations?: true
   status?: true
+  pointCount?: true
+  klDivergence?: true
   coordinates?: true
   imageIds?: true
   mosaicPath?: true
+  error?: true
   createdAt?: true
+  updatedAt?: true
+  finishedAt?: true
 }
 
 export type MapMaxAggregateInputType = {
@@ -124,11 +161,17 @@ export type MapMaxAggregateInputType = {
   method?: true
   perplexity?: true
   seed?: true
+  iterations?: true
   status?: true
+  pointCount?: true
+  klDivergence?: true
   coordinates?: true
   imageIds?: true
   mosaicPath?: true
+  error?: true
   createdAt?: true
+  updatedAt?: true
+  finishedAt?: true
 }
 
 export type MapCountAggregateInputType = {
@@ -138,12 +181,18 @@ export type MapCountAggregateInputType = {
   method?: true
   perplexity?: true
   seed?: true
+  iterations?: true
   status?: true
+  pointCount?: true
+  klDivergence?: true
   coordinates?: true
   imageIds?: true
   mosaicPath?: true
   params?: true
+  error?: true
   createdAt?: true
+  updatedAt?: true
+  finishedAt?: true
   _all?: true
 }
 
@@ -240,12 +289,18 @@ export type MapGroupByOutputType = {
   method: string
   perplexity: number
   seed: number
+  iterations: number
   status: $Enums.RunStatus
+  pointCount: number
+  klDivergence: number | null
   coordinates: runtime.Bytes | null
   imageIds: runtime.Bytes | null
   mosaicPath: string | null
   params: runtime.JsonValue
+  error: string | null
   createdAt: Date
+  updatedAt: Date
+  finishedAt: Date | null
   _count: MapCountAggregateOutputType | null
   _avg: MapAvgAggregateOutputType | null
   _sum: MapSumAggregateOutputType | null
@@ -278,12 +333,18 @@ export type MapWhereInput = {
   method?: Prisma.StringFilter<"Map"> | string
   perplexity?: Prisma.FloatFilter<"Map"> | number
   seed?: Prisma.IntFilter<"Map"> | number
+  iterations?: Prisma.IntFilter<"Map"> | number
   status?: Prisma.EnumRunStatusFilter<"Map"> | $Enums.RunStatus
+  pointCount?: Prisma.IntFilter<"Map"> | number
+  klDivergence?: Prisma.FloatNullableFilter<"Map"> | number | null
   coordinates?: Prisma.BytesNullableFilter<"Map"> | runtime.Bytes | null
   imageIds?: Prisma.BytesNullableFilter<"Map"> | runtime.Bytes | null
   mosaicPath?: Prisma.StringNullableFilter<"Map"> | string | null
   params?: Prisma.JsonFilter<"Map">
+  error?: Prisma.StringNullableFilter<"Map"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Map"> | Date | string
+  updatedAt?: Prisma.DateTimeFilter<"Map"> | Date | string
+  finishedAt?: Prisma.DateTimeNullableFilter<"Map"> | Date | string | null
   datasetLayer?: Prisma.XOR<Prisma.DatasetLayerScalarRelationFilter, Prisma.DatasetLayerWhereInput>
   run?: Prisma.XOR<Prisma.RunNullableScalarRelationFilter, Prisma.RunWhereInput> | null
 }
@@ -295,18 +356,25 @@ export type MapOrderByWithRelationInput = {
   method?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrderInput | Prisma.SortOrder
   coordinates?: Prisma.SortOrderInput | Prisma.SortOrder
   imageIds?: Prisma.SortOrderInput | Prisma.SortOrder
   mosaicPath?: Prisma.SortOrderInput | Prisma.SortOrder
   params?: Prisma.SortOrder
+  error?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  updatedAt?: Prisma.SortOrder
+  finishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   datasetLayer?: Prisma.DatasetLayerOrderByWithRelationInput
   run?: Prisma.RunOrderByWithRelationInput
 }
 
 export type MapWhereUniqueInput = Prisma.AtLeast<{
   id?: number
+  datasetLayerId_perplexity_seed_iterations_method?: Prisma.MapDatasetLayerIdPerplexitySeedIterationsMethodCompoundUniqueInput
   AND?: Prisma.MapWhereInput | Prisma.MapWhereInput[]
   OR?: Prisma.MapWhereInput[]
   NOT?: Prisma.MapWhereInput | Prisma.MapWhereInput[]
@@ -315,15 +383,21 @@ export type MapWhereUniqueInput = Prisma.AtLeast<{
   method?: Prisma.StringFilter<"Map"> | string
   perplexity?: Prisma.FloatFilter<"Map"> | number
   seed?: Prisma.IntFilter<"Map"> | number
+  iterations?: Prisma.IntFilter<"Map"> | number
   status?: Prisma.EnumRunStatusFilter<"Map"> | $Enums.RunStatus
+  pointCount?: Prisma.IntFilter<"Map"> | number
+  klDivergence?: Prisma.FloatNullableFilter<"Map"> | number | null
   coordinates?: Prisma.BytesNullableFilter<"Map"> | runtime.Bytes | null
   imageIds?: Prisma.BytesNullableFilter<"Map"> | runtime.Bytes | null
   mosaicPath?: Prisma.StringNullableFilter<"Map"> | string | null
   params?: Prisma.JsonFilter<"Map">
+  error?: Prisma.StringNullableFilter<"Map"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Map"> | Date | string
+  updatedAt?: Prisma.DateTimeFilter<"Map"> | Date | string
+  finishedAt?: Prisma.DateTimeNullableFilter<"Map"> | Date | string | null
   datasetLayer?: Prisma.XOR<Prisma.DatasetLayerScalarRelationFilter, Prisma.DatasetLayerWhereInput>
   run?: Prisma.XOR<Prisma.RunNullableScalarRelationFilter, Prisma.RunWhereInput> | null
-}, "id">
+}, "id" | "datasetLayerId_perplexity_seed_iterations_method">
 
 export type MapOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -332,12 +406,18 @@ export type MapOrderByWithAggregationInput = {
   method?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrderInput | Prisma.SortOrder
   coordinates?: Prisma.SortOrderInput | Prisma.SortOrder
   imageIds?: Prisma.SortOrderInput | Prisma.SortOrder
   mosaicPath?: Prisma.SortOrderInput | Prisma.SortOrder
   params?: Prisma.SortOrder
+  error?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  updatedAt?: Prisma.SortOrder
+  finishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.MapCountOrderByAggregateInput
   _avg?: Prisma.MapAvgOrderByAggregateInput
   _max?: Prisma.MapMaxOrderByAggregateInput
@@ -355,24 +435,36 @@ export type MapScalarWhereWithAggregatesInput = {
   method?: Prisma.StringWithAggregatesFilter<"Map"> | string
   perplexity?: Prisma.FloatWithAggregatesFilter<"Map"> | number
   seed?: Prisma.IntWithAggregatesFilter<"Map"> | number
+  iterations?: Prisma.IntWithAggregatesFilter<"Map"> | number
   status?: Prisma.EnumRunStatusWithAggregatesFilter<"Map"> | $Enums.RunStatus
+  pointCount?: Prisma.IntWithAggregatesFilter<"Map"> | number
+  klDivergence?: Prisma.FloatNullableWithAggregatesFilter<"Map"> | number | null
   coordinates?: Prisma.BytesNullableWithAggregatesFilter<"Map"> | runtime.Bytes | null
   imageIds?: Prisma.BytesNullableWithAggregatesFilter<"Map"> | runtime.Bytes | null
   mosaicPath?: Prisma.StringNullableWithAggregatesFilter<"Map"> | string | null
   params?: Prisma.JsonWithAggregatesFilter<"Map">
+  error?: Prisma.StringNullableWithAggregatesFilter<"Map"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Map"> | Date | string
+  updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Map"> | Date | string
+  finishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Map"> | Date | string | null
 }
 
 export type MapCreateInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
   datasetLayer: Prisma.DatasetLayerCreateNestedOneWithoutMapsInput
   run?: Prisma.RunCreateNestedOneWithoutMapsInput
 }
@@ -384,24 +476,36 @@ export type MapUncheckedCreateInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
 }
 
 export type MapUpdateInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   datasetLayer?: Prisma.DatasetLayerUpdateOneRequiredWithoutMapsNestedInput
   run?: Prisma.RunUpdateOneWithoutMapsNestedInput
 }
@@ -413,12 +517,18 @@ export type MapUncheckedUpdateInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MapCreateManyInput = {
@@ -428,24 +538,36 @@ export type MapCreateManyInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
 }
 
 export type MapUpdateManyMutationInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MapUncheckedUpdateManyInput = {
@@ -455,12 +577,18 @@ export type MapUncheckedUpdateManyInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MapListRelationFilter = {
@@ -473,6 +601,14 @@ export type MapOrderByRelationAggregateInput = {
   _count?: Prisma.SortOrder
 }
 
+export type MapDatasetLayerIdPerplexitySeedIterationsMethodCompoundUniqueInput = {
+  datasetLayerId: number
+  perplexity: number
+  seed: number
+  iterations: number
+  method: string
+}
+
 export type MapCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   datasetLayerId?: Prisma.SortOrder
@@ -480,12 +616,18 @@ export type MapCountOrderByAggregateInput = {
   method?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrder
   coordinates?: Prisma.SortOrder
   imageIds?: Prisma.SortOrder
   mosaicPath?: Prisma.SortOrder
   params?: Prisma.SortOrder
+  error?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  updatedAt?: Prisma.SortOrder
+  finishedAt?: Prisma.SortOrder
 }
 
 export type MapAvgOrderByAggregateInput = {
@@ -494,6 +636,9 @@ export type MapAvgOrderByAggregateInput = {
   runId?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrder
 }
 
 export type MapMaxOrderByAggregateInput = {
@@ -503,11 +648,17 @@ export type MapMaxOrderByAggregateInput = {
   method?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrder
   coordinates?: Prisma.SortOrder
   imageIds?: Prisma.SortOrder
   mosaicPath?: Prisma.SortOrder
+  error?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  updatedAt?: Prisma.SortOrder
+  finishedAt?: Prisma.SortOrder
 }
 
 export type MapMinOrderByAggregateInput = {
@@ -517,11 +668,17 @@ export type MapMinOrderByAggregateInput = {
   method?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrder
   coordinates?: Prisma.SortOrder
   imageIds?: Prisma.SortOrder
   mosaicPath?: Prisma.SortOrder
+  error?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  updatedAt?: Prisma.SortOrder
+  finishedAt?: Prisma.SortOrder
 }
 
 export type MapSumOrderByAggregateInput = {
@@ -530,6 +687,9 @@ export type MapSumOrderByAggregateInput = {
   runId?: Prisma.SortOrder
   perplexity?: Prisma.SortOrder
   seed?: Prisma.SortOrder
+  iterations?: Prisma.SortOrder
+  pointCount?: Prisma.SortOrder
+  klDivergence?: Prisma.SortOrder
 }
 
 export type MapCreateNestedManyWithoutDatasetLayerInput = {
@@ -628,12 +788,18 @@ export type MapCreateWithoutDatasetLayerInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
   run?: Prisma.RunCreateNestedOneWithoutMapsInput
 }
 
@@ -643,12 +809,18 @@ export type MapUncheckedCreateWithoutDatasetLayerInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
 }
 
 export type MapCreateOrConnectWithoutDatasetLayerInput = {
@@ -687,24 +859,36 @@ export type MapScalarWhereInput = {
   method?: Prisma.StringFilter<"Map"> | string
   perplexity?: Prisma.FloatFilter<"Map"> | number
   seed?: Prisma.IntFilter<"Map"> | number
+  iterations?: Prisma.IntFilter<"Map"> | number
   status?: Prisma.EnumRunStatusFilter<"Map"> | $Enums.RunStatus
+  pointCount?: Prisma.IntFilter<"Map"> | number
+  klDivergence?: Prisma.FloatNullableFilter<"Map"> | number | null
   coordinates?: Prisma.BytesNullableFilter<"Map"> | runtime.Bytes | null
   imageIds?: Prisma.BytesNullableFilter<"Map"> | runtime.Bytes | null
   mosaicPath?: Prisma.StringNullableFilter<"Map"> | string | null
   params?: Prisma.JsonFilter<"Map">
+  error?: Prisma.StringNullableFilter<"Map"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Map"> | Date | string
+  updatedAt?: Prisma.DateTimeFilter<"Map"> | Date | string
+  finishedAt?: Prisma.DateTimeNullableFilter<"Map"> | Date | string | null
 }
 
 export type MapCreateWithoutRunInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
   datasetLayer: Prisma.DatasetLayerCreateNestedOneWithoutMapsInput
 }
 
@@ -714,12 +898,18 @@ export type MapUncheckedCreateWithoutRunInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
 }
 
 export type MapCreateOrConnectWithoutRunInput = {
@@ -754,24 +944,36 @@ export type MapCreateManyDatasetLayerInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
 }
 
 export type MapUpdateWithoutDatasetLayerInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   run?: Prisma.RunUpdateOneWithoutMapsNestedInput
 }
 
@@ -781,12 +983,18 @@ export type MapUncheckedUpdateWithoutDatasetLayerInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MapUncheckedUpdateManyWithoutDatasetLayerInput = {
@@ -795,12 +1003,18 @@ export type MapUncheckedUpdateManyWithoutDatasetLayerInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MapCreateManyRunInput = {
@@ -809,24 +1023,36 @@ export type MapCreateManyRunInput = {
   method: string
   perplexity: number
   seed: number
+  iterations?: number
   status?: $Enums.RunStatus
+  pointCount?: number
+  klDivergence?: number | null
   coordinates?: runtime.Bytes | null
   imageIds?: runtime.Bytes | null
   mosaicPath?: string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: string | null
   createdAt?: Date | string
+  updatedAt?: Date | string
+  finishedAt?: Date | string | null
 }
 
 export type MapUpdateWithoutRunInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   datasetLayer?: Prisma.DatasetLayerUpdateOneRequiredWithoutMapsNestedInput
 }
 
@@ -836,12 +1062,18 @@ export type MapUncheckedUpdateWithoutRunInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MapUncheckedUpdateManyWithoutRunInput = {
@@ -850,12 +1082,18 @@ export type MapUncheckedUpdateManyWithoutRunInput = {
   method?: Prisma.StringFieldUpdateOperationsInput | string
   perplexity?: Prisma.FloatFieldUpdateOperationsInput | number
   seed?: Prisma.IntFieldUpdateOperationsInput | number
+  iterations?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.EnumRunStatusFieldUpdateOperationsInput | $Enums.RunStatus
+  pointCount?: Prisma.IntFieldUpdateOperationsInput | number
+  klDivergence?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
   coordinates?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   imageIds?: Prisma.NullableBytesFieldUpdateOperationsInput | runtime.Bytes | null
   mosaicPath?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  finishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 
@@ -867,12 +1105,18 @@ export type MapSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = ru
   method?: boolean
   perplexity?: boolean
   seed?: boolean
+  iterations?: boolean
   status?: boolean
+  pointCount?: boolean
+  klDivergence?: boolean
   coordinates?: boolean
   imageIds?: boolean
   mosaicPath?: boolean
   params?: boolean
+  error?: boolean
   createdAt?: boolean
+  updatedAt?: boolean
+  finishedAt?: boolean
   datasetLayer?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
   run?: boolean | Prisma.Map$runArgs<ExtArgs>
 }, ExtArgs["result"]["map"]>
@@ -884,12 +1128,18 @@ export type MapSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extension
   method?: boolean
   perplexity?: boolean
   seed?: boolean
+  iterations?: boolean
   status?: boolean
+  pointCount?: boolean
+  klDivergence?: boolean
   coordinates?: boolean
   imageIds?: boolean
   mosaicPath?: boolean
   params?: boolean
+  error?: boolean
   createdAt?: boolean
+  updatedAt?: boolean
+  finishedAt?: boolean
   datasetLayer?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
   run?: boolean | Prisma.Map$runArgs<ExtArgs>
 }, ExtArgs["result"]["map"]>
@@ -901,12 +1151,18 @@ export type MapSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extension
   method?: boolean
   perplexity?: boolean
   seed?: boolean
+  iterations?: boolean
   status?: boolean
+  pointCount?: boolean
+  klDivergence?: boolean
   coordinates?: boolean
   imageIds?: boolean
   mosaicPath?: boolean
   params?: boolean
+  error?: boolean
   createdAt?: boolean
+  updatedAt?: boolean
+  finishedAt?: boolean
   datasetLayer?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
   run?: boolean | Prisma.Map$runArgs<ExtArgs>
 }, ExtArgs["result"]["map"]>
@@ -918,15 +1174,21 @@ export type MapSelectScalar = {
   method?: boolean
   perplexity?: boolean
   seed?: boolean
+  iterations?: boolean
   status?: boolean
+  pointCount?: boolean
+  klDivergence?: boolean
   coordinates?: boolean
   imageIds?: boolean
   mosaicPath?: boolean
   params?: boolean
+  error?: boolean
   createdAt?: boolean
+  updatedAt?: boolean
+  finishedAt?: boolean
 }
 
-export type MapOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "datasetLayerId" | "runId" | "method" | "perplexity" | "seed" | "status" | "coordinates" | "imageIds" | "mosaicPath" | "params" | "createdAt", ExtArgs["result"]["map"]>
+export type MapOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "datasetLayerId" | "runId" | "method" | "perplexity" | "seed" | "iterations" | "status" | "pointCount" | "klDivergence" | "coordinates" | "imageIds" | "mosaicPath" | "params" | "error" | "createdAt" | "updatedAt" | "finishedAt", ExtArgs["result"]["map"]>
 export type MapInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   datasetLayer?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
   run?: boolean | Prisma.Map$runArgs<ExtArgs>
@@ -949,25 +1211,52 @@ export type $MapPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: number
     datasetLayerId: number
+    /**
+     * The run that computed it (progress, errors); also its heartbeat while running.
+     */
     runId: number | null
+    /**
+     * Repulsion method actually used ('auto' is resolved from the point count before lookup).
+     */
     method: string
     perplexity: number
     seed: number
+    /**
+     * Gradient steps asked for (sklearn's n_iter), early exaggeration included.
+     */
+    iterations: number
     status: $Enums.RunStatus
     /**
-     * float32 x,y pairs in image-id order of `imageIds` (little-endian).
+     * Points in the map (stored vectors of the layer when it was computed).
+     */
+    pointCount: number
+    /**
+     * KL(P || Q) at the last step (sklearn's kl_divergence_).
+     */
+    klDivergence: number | null
+    /**
+     * float32 x,y pairs, point i at bytes 8i..8i+7, in the order of `imageIds` (little-endian).
      */
     coordinates: runtime.Bytes | null
     /**
-     * int32 image ids matching `coordinates` (little-endian).
+     * int32 image ids (image.id) matching `coordinates`, ascending (little-endian).
      */
     imageIds: runtime.Bytes | null
     /**
-     * Mosaic image, relative to the data folder.
+     * Last mosaic rendered from this map, relative to the data folder when inside it.
      */
     mosaicPath: string | null
+    /**
+     * Requested method, t-SNE details (steps, neighbours, iterations run), timings, mosaic options.
+     */
     params: runtime.JsonValue
+    /**
+     * Why it failed (status failed).
+     */
+    error: string | null
     createdAt: Date
+    updatedAt: Date
+    finishedAt: Date | null
   }, ExtArgs["result"]["map"]>
   composites: {}
 }
@@ -1399,12 +1688,18 @@ export interface MapFieldRefs {
   readonly method: Prisma.FieldRef<"Map", 'String'>
   readonly perplexity: Prisma.FieldRef<"Map", 'Float'>
   readonly seed: Prisma.FieldRef<"Map", 'Int'>
+  readonly iterations: Prisma.FieldRef<"Map", 'Int'>
   readonly status: Prisma.FieldRef<"Map", 'RunStatus'>
+  readonly pointCount: Prisma.FieldRef<"Map", 'Int'>
+  readonly klDivergence: Prisma.FieldRef<"Map", 'Float'>
   readonly coordinates: Prisma.FieldRef<"Map", 'Bytes'>
   readonly imageIds: Prisma.FieldRef<"Map", 'Bytes'>
   readonly mosaicPath: Prisma.FieldRef<"Map", 'String'>
   readonly params: Prisma.FieldRef<"Map", 'Json'>
+  readonly error: Prisma.FieldRef<"Map", 'String'>
   readonly createdAt: Prisma.FieldRef<"Map", 'DateTime'>
+  readonly updatedAt: Prisma.FieldRef<"Map", 'DateTime'>
+  readonly finishedAt: Prisma.FieldRef<"Map", 'DateTime'>
 }
     
 
