@@ -57,7 +57,9 @@ describe.each(['pglite', ...(serverUrl ? ['postgres'] : [])])('every model on %s
         const run = await prisma.run.create({ data: { kind: 'map', datasetId: dataset.id, total: 2, params: { perplexity: 30 }, errors: [{ index: 1, id: '1', error: 'bad' }] } });
         const coordinates = new Uint8Array(new Float32Array([0.5, -1]).buffer);
         await prisma.map.create({ data: { datasetLayerId: b?.id as number, runId: run.id, method: 'tsne', perplexity: 30, seed: 1, coordinates, imageIds: new Uint8Array(new Int32Array([image.id]).buffer), mosaicPath: 'maps/1.png' } });
-        await prisma.comparison.create({ data: { datasetId: dataset.id, layerAId: a?.id as number, layerBId: b?.id as number, metric: 'cka', value: 0.75, params: { kernel: 'linear' } } });
+        await prisma.comparison.create({
+          data: { datasetId: dataset.id, layerAId: a?.id as number, layerBId: b?.id as number, metric: 'cka', value: 0.75, key: 'cka 1 2', inputs: 'c'.repeat(64), images: 2, imagesUsed: 2, exact: true, params: { kernel: 'linear' } },
+        });
 
         const loaded = await prisma.dataset.findUniqueOrThrow({
           where: { name: 'nsd' },

@@ -64,6 +64,10 @@ export type Run = Prisma.RunModel
 export type Map = Prisma.MapModel
 /**
  * Model Comparison
- * A similarity between two layers of a dataset (e.g. CKA, RSA); placeholder for the compare issue.
+ * A stored comparison result: two layers of a dataset (CKA, RSA, kNN overlap), or one layer and
+ * an external (brain) RDM (`layerB` null, metric `rdm`). Written and read only through
+ * packages/core/src/store/comparisons-repository.ts. One row per `key` (what was asked);
+ * `inputs` fingerprints the vectors it was computed from, so a row whose layers were
+ * re-ingested since is stale and is recomputed when asked for again (see docs/compare.md).
  */
 export type Comparison = Prisma.ComparisonModel

@@ -1258,6 +1258,12 @@ export const ComparisonScalarFieldEnum = {
   layerBId: 'layerBId',
   metric: 'metric',
   value: 'value',
+  pValue: 'pValue',
+  key: 'key',
+  inputs: 'inputs',
+  images: 'images',
+  imagesUsed: 'imagesUsed',
+  exact: 'exact',
   params: 'params',
   createdAt: 'createdAt'
 } as const

@@ -206,6 +206,12 @@ export const ComparisonScalarFieldEnum = {
   layerBId: 'layerBId',
   metric: 'metric',
   value: 'value',
+  pValue: 'pValue',
+  key: 'key',
+  inputs: 'inputs',
+  images: 'images',
+  imagesUsed: 'imagesUsed',
+  exact: 'exact',
   params: 'params',
   createdAt: 'createdAt'
 } as const

@@ -14,7 +14,11 @@ import type * as Prisma from "../internal/prismaNamespace.js"
 
 /**
  * Model Comparison
- * A similarity between two layers of a dataset (e.g. CKA, RSA); placeholder for the compare issue.
+ * A stored comparison result: two layers of a dataset (CKA, RSA, kNN overlap), or one layer and
+ * an external (brain) RDM (`layerB` null, metric `rdm`). Written and read only through
+ * packages/core/src/store/comparisons-repository.ts. One row per `key` (what was asked);
+ * `inputs` fingerprints the vectors it was computed from, so a row whose layers were
+ * re-ingested since is stale and is recomputed when asked for again (see docs/compare.md).
  */
 export type ComparisonModel = runtime.Types.Result.DefaultSelection<Prisma.$ComparisonPayload>
 
@@ -32,6 +36,9 @@ export type ComparisonAvgAggregateOutputType = {
   layerAId: number | null
   layerBId: number | null
   value: number | null
+  pValue: number | null
+  images: number | null
+  imagesUsed: number | null
 }
 
 export type ComparisonSumAggregateOutputType = {
@@ -40,6 +47,9 @@ export type ComparisonSumAggregateOutputType = {
   layerAId: number | null
   layerBId: number | null
   value: number | null
+  pValue: number | null
+  images: number | null
+  imagesUsed: number | null
 }
 
 export type ComparisonMinAggregateOutputType = {
@@ -49,6 +59,12 @@ export type ComparisonMinAggregateOutputType = {
   layerBId: number | null
   metric: string | null
   value: number | null
+  pValue: number | null
+  key: string | null
+  inputs: string | null
+  images: number | null
+  imagesUsed: number | null
+  exact: boolean | null
   createdAt: Date | null
 }
 
@@ -59,6 +75,12 @@ export type ComparisonMaxAggregateOutputType = {
   layerBId: number | null
   metric: string | null
   value: number | null
+  pValue: number | null
+  key: string | null
+  inputs: string | null
+  images: number | null
+  imagesUsed: number | null
+  exact: boolean | null
   createdAt: Date | null
 }
 
@@ -69,6 +91,12 @@ export type ComparisonCountAggregateOutputType = {
   layerBId: number
   metric: number
   value: number
+  pValue: number
+  key: number
+  inputs: number
+  images: number
+  imagesUsed: number
+  exact: number
   params: number
   createdAt: number
   _all: number
@@ -81,6 +109,9 @@ export type ComparisonAvgAggregateInputType = {
   layerAId?: true
   layerBId?: true
   value?: true
+  pValue?: true
+  images?: true
+  imagesUsed?: true
 }
 
 export type ComparisonSumAggregateInputType = {
@@ -89,6 +120,9 @@ export type ComparisonSumAggregateInputType = {
   layerAId?: true
   layerBId?: true
   value?: true
+  pValue?: true
+  images?: true
+  imagesUsed?: true
 }
 
 export type ComparisonMinAggregateInputType = {
@@ -98,6 +132,12 @@ export type ComparisonMinAggregateInputType = {
   layerBId?: true
   metric?: true
   value?: true
+  pValue?: true
+  key?: true
+  inputs?: true
+  images?: true
+  imagesUsed?: true
+  exact?: true
   createdAt?: true
 }
 
@@ -108,6 +148,12 @@ export type ComparisonMaxAggregateInputType = {
   layerBId?: true
   metric?: true
   value?: true
+  pValue?: true
+  key?: true
+  inputs?: true
+  images?: true
+  imagesUsed?: true
+  exact?: true
   createdAt?: true
 }
 
@@ -118,6 +164,12 @@ export type ComparisonCountAggregateInputType = {
   layerBId?: true
   metric?: true
   value?: true
+  pValue?: true
+  key?: true
+  inputs?: true
+  images?: true
+  imagesUsed?: true
+  exact?: true
   params?: true
   createdAt?: true
   _all?: true
@@ -213,9 +265,15 @@ export type ComparisonGroupByOutputType = {
   id: number
   datasetId: number
   layerAId: number
-  layerBId: number
+  layerBId: number | null
   metric: string
   value: number
+  pValue: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params: runtime.JsonValue
   createdAt: Date
   _count: ComparisonCountAggregateOutputType | null
@@ -247,23 +305,35 @@ export type ComparisonWhereInput = {
   id?: Prisma.IntFilter<"Comparison"> | number
   datasetId?: Prisma.IntFilter<"Comparison"> | number
   layerAId?: Prisma.IntFilter<"Comparison"> | number
-  layerBId?: Prisma.IntFilter<"Comparison"> | number
+  layerBId?: Prisma.IntNullableFilter<"Comparison"> | number | null
   metric?: Prisma.StringFilter<"Comparison"> | string
   value?: Prisma.FloatFilter<"Comparison"> | number
+  pValue?: Prisma.FloatNullableFilter<"Comparison"> | number | null
+  key?: Prisma.StringFilter<"Comparison"> | string
+  inputs?: Prisma.StringFilter<"Comparison"> | string
+  images?: Prisma.IntFilter<"Comparison"> | number
+  imagesUsed?: Prisma.IntFilter<"Comparison"> | number
+  exact?: Prisma.BoolFilter<"Comparison"> | boolean
   params?: Prisma.JsonFilter<"Comparison">
   createdAt?: Prisma.DateTimeFilter<"Comparison"> | Date | string
   dataset?: Prisma.XOR<Prisma.DatasetScalarRelationFilter, Prisma.DatasetWhereInput>
   layerA?: Prisma.XOR<Prisma.DatasetLayerScalarRelationFilter, Prisma.DatasetLayerWhereInput>
-  layerB?: Prisma.XOR<Prisma.DatasetLayerScalarRelationFilter, Prisma.DatasetLayerWhereInput>
+  layerB?: Prisma.XOR<Prisma.DatasetLayerNullableScalarRelationFilter, Prisma.DatasetLayerWhereInput> | null
 }
 
 export type ComparisonOrderByWithRelationInput = {
   id?: Prisma.SortOrder
   datasetId?: Prisma.SortOrder
   layerAId?: Prisma.SortOrder
-  layerBId?: Prisma.SortOrder
+  layerBId?: Prisma.SortOrderInput | Prisma.SortOrder
   metric?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrderInput | Prisma.SortOrder
+  key?: Prisma.SortOrder
+  inputs?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
+  exact?: Prisma.SortOrder
   params?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   dataset?: Prisma.DatasetOrderByWithRelationInput
@@ -273,28 +343,40 @@ export type ComparisonOrderByWithRelationInput = {
 
 export type ComparisonWhereUniqueInput = Prisma.AtLeast<{
   id?: number
+  key?: string
   AND?: Prisma.ComparisonWhereInput | Prisma.ComparisonWhereInput[]
   OR?: Prisma.ComparisonWhereInput[]
   NOT?: Prisma.ComparisonWhereInput | Prisma.ComparisonWhereInput[]
   datasetId?: Prisma.IntFilter<"Comparison"> | number
   layerAId?: Prisma.IntFilter<"Comparison"> | number
-  layerBId?: Prisma.IntFilter<"Comparison"> | number
+  layerBId?: Prisma.IntNullableFilter<"Comparison"> | number | null
   metric?: Prisma.StringFilter<"Comparison"> | string
   value?: Prisma.FloatFilter<"Comparison"> | number
+  pValue?: Prisma.FloatNullableFilter<"Comparison"> | number | null
+  inputs?: Prisma.StringFilter<"Comparison"> | string
+  images?: Prisma.IntFilter<"Comparison"> | number
+  imagesUsed?: Prisma.IntFilter<"Comparison"> | number
+  exact?: Prisma.BoolFilter<"Comparison"> | boolean
   params?: Prisma.JsonFilter<"Comparison">
   createdAt?: Prisma.DateTimeFilter<"Comparison"> | Date | string
   dataset?: Prisma.XOR<Prisma.DatasetScalarRelationFilter, Prisma.DatasetWhereInput>
   layerA?: Prisma.XOR<Prisma.DatasetLayerScalarRelationFilter, Prisma.DatasetLayerWhereInput>
-  layerB?: Prisma.XOR<Prisma.DatasetLayerScalarRelationFilter, Prisma.DatasetLayerWhereInput>
-}, "id">
+  layerB?: Prisma.XOR<Prisma.DatasetLayerNullableScalarRelationFilter, Prisma.DatasetLayerWhereInput> | null
+}, "id" | "key">
 
 export type ComparisonOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   datasetId?: Prisma.SortOrder
   layerAId?: Prisma.SortOrder
-  layerBId?: Prisma.SortOrder
+  layerBId?: Prisma.SortOrderInput | Prisma.SortOrder
   metric?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrderInput | Prisma.SortOrder
+  key?: Prisma.SortOrder
+  inputs?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
+  exact?: Prisma.SortOrder
   params?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.ComparisonCountOrderByAggregateInput
@@ -311,9 +393,15 @@ export type ComparisonScalarWhereWithAggregatesInput = {
   id?: Prisma.IntWithAggregatesFilter<"Comparison"> | number
   datasetId?: Prisma.IntWithAggregatesFilter<"Comparison"> | number
   layerAId?: Prisma.IntWithAggregatesFilter<"Comparison"> | number
-  layerBId?: Prisma.IntWithAggregatesFilter<"Comparison"> | number
+  layerBId?: Prisma.IntNullableWithAggregatesFilter<"Comparison"> | number | null
   metric?: Prisma.StringWithAggregatesFilter<"Comparison"> | string
   value?: Prisma.FloatWithAggregatesFilter<"Comparison"> | number
+  pValue?: Prisma.FloatNullableWithAggregatesFilter<"Comparison"> | number | null
+  key?: Prisma.StringWithAggregatesFilter<"Comparison"> | string
+  inputs?: Prisma.StringWithAggregatesFilter<"Comparison"> | string
+  images?: Prisma.IntWithAggregatesFilter<"Comparison"> | number
+  imagesUsed?: Prisma.IntWithAggregatesFilter<"Comparison"> | number
+  exact?: Prisma.BoolWithAggregatesFilter<"Comparison"> | boolean
   params?: Prisma.JsonWithAggregatesFilter<"Comparison">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Comparison"> | Date | string
 }
@@ -321,20 +409,32 @@ export type ComparisonScalarWhereWithAggregatesInput = {
 export type ComparisonCreateInput = {
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   dataset: Prisma.DatasetCreateNestedOneWithoutComparisonsInput
   layerA: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsAInput
-  layerB: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsBInput
+  layerB?: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsBInput
 }
 
 export type ComparisonUncheckedCreateInput = {
   id?: number
   datasetId: number
   layerAId: number
-  layerBId: number
+  layerBId?: number | null
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -342,20 +442,32 @@ export type ComparisonUncheckedCreateInput = {
 export type ComparisonUpdateInput = {
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   dataset?: Prisma.DatasetUpdateOneRequiredWithoutComparisonsNestedInput
   layerA?: Prisma.DatasetLayerUpdateOneRequiredWithoutComparisonsANestedInput
-  layerB?: Prisma.DatasetLayerUpdateOneRequiredWithoutComparisonsBNestedInput
+  layerB?: Prisma.DatasetLayerUpdateOneWithoutComparisonsBNestedInput
 }
 
 export type ComparisonUncheckedUpdateInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   datasetId?: Prisma.IntFieldUpdateOperationsInput | number
   layerAId?: Prisma.IntFieldUpdateOperationsInput | number
-  layerBId?: Prisma.IntFieldUpdateOperationsInput | number
+  layerBId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -364,9 +476,15 @@ export type ComparisonCreateManyInput = {
   id?: number
   datasetId: number
   layerAId: number
-  layerBId: number
+  layerBId?: number | null
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -374,6 +492,12 @@ export type ComparisonCreateManyInput = {
 export type ComparisonUpdateManyMutationInput = {
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -382,9 +506,15 @@ export type ComparisonUncheckedUpdateManyInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   datasetId?: Prisma.IntFieldUpdateOperationsInput | number
   layerAId?: Prisma.IntFieldUpdateOperationsInput | number
-  layerBId?: Prisma.IntFieldUpdateOperationsInput | number
+  layerBId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -406,6 +536,12 @@ export type ComparisonCountOrderByAggregateInput = {
   layerBId?: Prisma.SortOrder
   metric?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrder
+  key?: Prisma.SortOrder
+  inputs?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
+  exact?: Prisma.SortOrder
   params?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
@@ -416,6 +552,9 @@ export type ComparisonAvgOrderByAggregateInput = {
   layerAId?: Prisma.SortOrder
   layerBId?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
 }
 
 export type ComparisonMaxOrderByAggregateInput = {
@@ -425,6 +564,12 @@ export type ComparisonMaxOrderByAggregateInput = {
   layerBId?: Prisma.SortOrder
   metric?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrder
+  key?: Prisma.SortOrder
+  inputs?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
+  exact?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -435,6 +580,12 @@ export type ComparisonMinOrderByAggregateInput = {
   layerBId?: Prisma.SortOrder
   metric?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrder
+  key?: Prisma.SortOrder
+  inputs?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
+  exact?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -444,6 +595,9 @@ export type ComparisonSumOrderByAggregateInput = {
   layerAId?: Prisma.SortOrder
   layerBId?: Prisma.SortOrder
   value?: Prisma.SortOrder
+  pValue?: Prisma.SortOrder
+  images?: Prisma.SortOrder
+  imagesUsed?: Prisma.SortOrder
 }
 
 export type ComparisonCreateNestedManyWithoutDatasetInput = {
@@ -575,18 +729,30 @@ export type ComparisonUncheckedUpdateManyWithoutLayerBNestedInput = {
 export type ComparisonCreateWithoutDatasetInput = {
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   layerA: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsAInput
-  layerB: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsBInput
+  layerB?: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsBInput
 }
 
 export type ComparisonUncheckedCreateWithoutDatasetInput = {
   id?: number
   layerAId: number
-  layerBId: number
+  layerBId?: number | null
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -624,9 +790,15 @@ export type ComparisonScalarWhereInput = {
   id?: Prisma.IntFilter<"Comparison"> | number
   datasetId?: Prisma.IntFilter<"Comparison"> | number
   layerAId?: Prisma.IntFilter<"Comparison"> | number
-  layerBId?: Prisma.IntFilter<"Comparison"> | number
+  layerBId?: Prisma.IntNullableFilter<"Comparison"> | number | null
   metric?: Prisma.StringFilter<"Comparison"> | string
   value?: Prisma.FloatFilter<"Comparison"> | number
+  pValue?: Prisma.FloatNullableFilter<"Comparison"> | number | null
+  key?: Prisma.StringFilter<"Comparison"> | string
+  inputs?: Prisma.StringFilter<"Comparison"> | string
+  images?: Prisma.IntFilter<"Comparison"> | number
+  imagesUsed?: Prisma.IntFilter<"Comparison"> | number
+  exact?: Prisma.BoolFilter<"Comparison"> | boolean
   params?: Prisma.JsonFilter<"Comparison">
   createdAt?: Prisma.DateTimeFilter<"Comparison"> | Date | string
 }
@@ -634,18 +806,30 @@ export type ComparisonScalarWhereInput = {
 export type ComparisonCreateWithoutLayerAInput = {
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   dataset: Prisma.DatasetCreateNestedOneWithoutComparisonsInput
-  layerB: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsBInput
+  layerB?: Prisma.DatasetLayerCreateNestedOneWithoutComparisonsBInput
 }
 
 export type ComparisonUncheckedCreateWithoutLayerAInput = {
   id?: number
   datasetId: number
-  layerBId: number
+  layerBId?: number | null
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -663,6 +847,12 @@ export type ComparisonCreateManyLayerAInputEnvelope = {
 export type ComparisonCreateWithoutLayerBInput = {
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   dataset: Prisma.DatasetCreateNestedOneWithoutComparisonsInput
@@ -675,6 +865,12 @@ export type ComparisonUncheckedCreateWithoutLayerBInput = {
   layerAId: number
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -724,9 +920,15 @@ export type ComparisonUpdateManyWithWhereWithoutLayerBInput = {
 export type ComparisonCreateManyDatasetInput = {
   id?: number
   layerAId: number
-  layerBId: number
+  layerBId?: number | null
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -734,18 +936,30 @@ export type ComparisonCreateManyDatasetInput = {
 export type ComparisonUpdateWithoutDatasetInput = {
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   layerA?: Prisma.DatasetLayerUpdateOneRequiredWithoutComparisonsANestedInput
-  layerB?: Prisma.DatasetLayerUpdateOneRequiredWithoutComparisonsBNestedInput
+  layerB?: Prisma.DatasetLayerUpdateOneWithoutComparisonsBNestedInput
 }
 
 export type ComparisonUncheckedUpdateWithoutDatasetInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   layerAId?: Prisma.IntFieldUpdateOperationsInput | number
-  layerBId?: Prisma.IntFieldUpdateOperationsInput | number
+  layerBId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -753,9 +967,15 @@ export type ComparisonUncheckedUpdateWithoutDatasetInput = {
 export type ComparisonUncheckedUpdateManyWithoutDatasetInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   layerAId?: Prisma.IntFieldUpdateOperationsInput | number
-  layerBId?: Prisma.IntFieldUpdateOperationsInput | number
+  layerBId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -763,9 +983,15 @@ export type ComparisonUncheckedUpdateManyWithoutDatasetInput = {
 export type ComparisonCreateManyLayerAInput = {
   id?: number
   datasetId: number
-  layerBId: number
+  layerBId?: number | null
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -776,6 +1002,12 @@ export type ComparisonCreateManyLayerBInput = {
   layerAId: number
   metric: string
   value: number
+  pValue?: number | null
+  key: string
+  inputs: string
+  images: number
+  imagesUsed: number
+  exact: boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
 }
@@ -783,18 +1015,30 @@ export type ComparisonCreateManyLayerBInput = {
 export type ComparisonUpdateWithoutLayerAInput = {
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   dataset?: Prisma.DatasetUpdateOneRequiredWithoutComparisonsNestedInput
-  layerB?: Prisma.DatasetLayerUpdateOneRequiredWithoutComparisonsBNestedInput
+  layerB?: Prisma.DatasetLayerUpdateOneWithoutComparisonsBNestedInput
 }
 
 export type ComparisonUncheckedUpdateWithoutLayerAInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   datasetId?: Prisma.IntFieldUpdateOperationsInput | number
-  layerBId?: Prisma.IntFieldUpdateOperationsInput | number
+  layerBId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -802,9 +1046,15 @@ export type ComparisonUncheckedUpdateWithoutLayerAInput = {
 export type ComparisonUncheckedUpdateManyWithoutLayerAInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   datasetId?: Prisma.IntFieldUpdateOperationsInput | number
-  layerBId?: Prisma.IntFieldUpdateOperationsInput | number
+  layerBId?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -812,6 +1062,12 @@ export type ComparisonUncheckedUpdateManyWithoutLayerAInput = {
 export type ComparisonUpdateWithoutLayerBInput = {
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   dataset?: Prisma.DatasetUpdateOneRequiredWithoutComparisonsNestedInput
@@ -824,6 +1080,12 @@ export type ComparisonUncheckedUpdateWithoutLayerBInput = {
   layerAId?: Prisma.IntFieldUpdateOperationsInput | number
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -834,6 +1096,12 @@ export type ComparisonUncheckedUpdateManyWithoutLayerBInput = {
   layerAId?: Prisma.IntFieldUpdateOperationsInput | number
   metric?: Prisma.StringFieldUpdateOperationsInput | string
   value?: Prisma.FloatFieldUpdateOperationsInput | number
+  pValue?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  key?: Prisma.StringFieldUpdateOperationsInput | string
+  inputs?: Prisma.StringFieldUpdateOperationsInput | string
+  images?: Prisma.IntFieldUpdateOperationsInput | number
+  imagesUsed?: Prisma.IntFieldUpdateOperationsInput | number
+  exact?: Prisma.BoolFieldUpdateOperationsInput | boolean
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -847,11 +1115,17 @@ export type ComparisonSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   layerBId?: boolean
   metric?: boolean
   value?: boolean
+  pValue?: boolean
+  key?: boolean
+  inputs?: boolean
+  images?: boolean
+  imagesUsed?: boolean
+  exact?: boolean
   params?: boolean
   createdAt?: boolean
   dataset?: boolean | Prisma.DatasetDefaultArgs<ExtArgs>
   layerA?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
-  layerB?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
+  layerB?: boolean | Prisma.Comparison$layerBArgs<ExtArgs>
 }, ExtArgs["result"]["comparison"]>
 
 export type ComparisonSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -861,11 +1135,17 @@ export type ComparisonSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   layerBId?: boolean
   metric?: boolean
   value?: boolean
+  pValue?: boolean
+  key?: boolean
+  inputs?: boolean
+  images?: boolean
+  imagesUsed?: boolean
+  exact?: boolean
   params?: boolean
   createdAt?: boolean
   dataset?: boolean | Prisma.DatasetDefaultArgs<ExtArgs>
   layerA?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
-  layerB?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
+  layerB?: boolean | Prisma.Comparison$layerBArgs<ExtArgs>
 }, ExtArgs["result"]["comparison"]>
 
 export type ComparisonSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -875,11 +1155,17 @@ export type ComparisonSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   layerBId?: boolean
   metric?: boolean
   value?: boolean
+  pValue?: boolean
+  key?: boolean
+  inputs?: boolean
+  images?: boolean
+  imagesUsed?: boolean
+  exact?: boolean
   params?: boolean
   createdAt?: boolean
   dataset?: boolean | Prisma.DatasetDefaultArgs<ExtArgs>
   layerA?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
-  layerB?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
+  layerB?: boolean | Prisma.Comparison$layerBArgs<ExtArgs>
 }, ExtArgs["result"]["comparison"]>
 
 export type ComparisonSelectScalar = {
@@ -889,25 +1175,31 @@ export type ComparisonSelectScalar = {
   layerBId?: boolean
   metric?: boolean
   value?: boolean
+  pValue?: boolean
+  key?: boolean
+  inputs?: boolean
+  images?: boolean
+  imagesUsed?: boolean
+  exact?: boolean
   params?: boolean
   createdAt?: boolean
 }
 
-export type ComparisonOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "datasetId" | "layerAId" | "layerBId" | "metric" | "value" | "params" | "createdAt", ExtArgs["result"]["comparison"]>
+export type ComparisonOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "datasetId" | "layerAId" | "layerBId" | "metric" | "value" | "pValue" | "key" | "inputs" | "images" | "imagesUsed" | "exact" | "params" | "createdAt", ExtArgs["result"]["comparison"]>
 export type ComparisonInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   dataset?: boolean | Prisma.DatasetDefaultArgs<ExtArgs>
   layerA?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
-  layerB?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
+  layerB?: boolean | Prisma.Comparison$layerBArgs<ExtArgs>
 }
 export type ComparisonIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   dataset?: boolean | Prisma.DatasetDefaultArgs<ExtArgs>
   layerA?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
-  layerB?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
+  layerB?: boolean | Prisma.Comparison$layerBArgs<ExtArgs>
 }
 export type ComparisonIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   dataset?: boolean | Prisma.DatasetDefaultArgs<ExtArgs>
   layerA?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
-  layerB?: boolean | Prisma.DatasetLayerDefaultArgs<ExtArgs>
+  layerB?: boolean | Prisma.Comparison$layerBArgs<ExtArgs>
 }
 
 export type $ComparisonPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -915,15 +1207,42 @@ export type $ComparisonPayload<ExtArgs extends runtime.Types.Extensions.Internal
   objects: {
     dataset: Prisma.$DatasetPayload<ExtArgs>
     layerA: Prisma.$DatasetLayerPayload<ExtArgs>
-    layerB: Prisma.$DatasetLayerPayload<ExtArgs>
+    layerB: Prisma.$DatasetLayerPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: number
     datasetId: number
     layerAId: number
-    layerBId: number
+    /**
+     * Null for a comparison with an external RDM.
+     */
+    layerBId: number | null
+    /**
+     * cka, cka-debiased, rsa, knn or rdm.
+     */
     metric: string
+    /**
+     * CKA, Spearman's rho (rsa, rdm) or mean Jaccard overlap of neighbour sets (knn).
+     */
     value: number
+    /**
+     * Permutation p-value (rdm only).
+     */
+    pValue: number | null
+    /**
+     * Canonical JSON of what was computed: metric, layer ids, parameters (k, seed, samples, RDM sha256).
+     */
+    key: string
+    /**
+     * sha256 of each layer's PCA basis sha256 and vector count when it was computed.
+     */
+    inputs: string
+    /**
+     * Images the layers hold, and those the value was computed over (fewer when sampled).
+     */
+    images: number
+    imagesUsed: number
+    exact: boolean
     params: runtime.JsonValue
     createdAt: Date
   }, ExtArgs["result"]["comparison"]>
@@ -1322,7 +1641,7 @@ export interface Prisma__ComparisonClient<T, Null = never, ExtArgs extends runti
   readonly [Symbol.toStringTag]: "PrismaPromise"
   dataset<T extends Prisma.DatasetDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.DatasetDefaultArgs<ExtArgs>>): Prisma.Prisma__DatasetClient<runtime.Types.Result.GetResult<Prisma.$DatasetPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   layerA<T extends Prisma.DatasetLayerDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.DatasetLayerDefaultArgs<ExtArgs>>): Prisma.Prisma__DatasetLayerClient<runtime.Types.Result.GetResult<Prisma.$DatasetLayerPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
-  layerB<T extends Prisma.DatasetLayerDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.DatasetLayerDefaultArgs<ExtArgs>>): Prisma.Prisma__DatasetLayerClient<runtime.Types.Result.GetResult<Prisma.$DatasetLayerPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  layerB<T extends Prisma.Comparison$layerBArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Comparison$layerBArgs<ExtArgs>>): Prisma.Prisma__DatasetLayerClient<runtime.Types.Result.GetResult<Prisma.$DatasetLayerPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1358,6 +1677,12 @@ export interface ComparisonFieldRefs {
   readonly layerBId: Prisma.FieldRef<"Comparison", 'Int'>
   readonly metric: Prisma.FieldRef<"Comparison", 'String'>
   readonly value: Prisma.FieldRef<"Comparison", 'Float'>
+  readonly pValue: Prisma.FieldRef<"Comparison", 'Float'>
+  readonly key: Prisma.FieldRef<"Comparison", 'String'>
+  readonly inputs: Prisma.FieldRef<"Comparison", 'String'>
+  readonly images: Prisma.FieldRef<"Comparison", 'Int'>
+  readonly imagesUsed: Prisma.FieldRef<"Comparison", 'Int'>
+  readonly exact: Prisma.FieldRef<"Comparison", 'Boolean'>
   readonly params: Prisma.FieldRef<"Comparison", 'Json'>
   readonly createdAt: Prisma.FieldRef<"Comparison", 'DateTime'>
 }
@@ -1758,6 +2083,25 @@ export type ComparisonDeleteManyArgs<ExtArgs extends runtime.Types.Extensions.In
    * Limit how many Comparisons to delete.
    */
   limit?: number
+}
+
+/**
+ * Comparison.layerB
+ */
+export type Comparison$layerBArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the DatasetLayer
+   */
+  select?: Prisma.DatasetLayerSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the DatasetLayer
+   */
+  omit?: Prisma.DatasetLayerOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.DatasetLayerInclude<ExtArgs> | null
+  where?: Prisma.DatasetLayerWhereInput
 }
 
 /**

@@ -513,6 +513,11 @@ export type DatasetLayerScalarRelationFilter = {
   isNot?: Prisma.DatasetLayerWhereInput
 }
 
+export type DatasetLayerNullableScalarRelationFilter = {
+  is?: Prisma.DatasetLayerWhereInput | null
+  isNot?: Prisma.DatasetLayerWhereInput | null
+}
+
 export type DatasetLayerCreateNestedManyWithoutDatasetInput = {
   create?: Prisma.XOR<Prisma.DatasetLayerCreateWithoutDatasetInput, Prisma.DatasetLayerUncheckedCreateWithoutDatasetInput> | Prisma.DatasetLayerCreateWithoutDatasetInput[] | Prisma.DatasetLayerUncheckedCreateWithoutDatasetInput[]
   connectOrCreate?: Prisma.DatasetLayerCreateOrConnectWithoutDatasetInput | Prisma.DatasetLayerCreateOrConnectWithoutDatasetInput[]
@@ -699,10 +704,12 @@ export type DatasetLayerUpdateOneRequiredWithoutComparisonsANestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.DatasetLayerUpdateToOneWithWhereWithoutComparisonsAInput, Prisma.DatasetLayerUpdateWithoutComparisonsAInput>, Prisma.DatasetLayerUncheckedUpdateWithoutComparisonsAInput>
 }
 
-export type DatasetLayerUpdateOneRequiredWithoutComparisonsBNestedInput = {
+export type DatasetLayerUpdateOneWithoutComparisonsBNestedInput = {
   create?: Prisma.XOR<Prisma.DatasetLayerCreateWithoutComparisonsBInput, Prisma.DatasetLayerUncheckedCreateWithoutComparisonsBInput>
   connectOrCreate?: Prisma.DatasetLayerCreateOrConnectWithoutComparisonsBInput
   upsert?: Prisma.DatasetLayerUpsertWithoutComparisonsBInput
+  disconnect?: Prisma.DatasetLayerWhereInput | boolean
+  delete?: Prisma.DatasetLayerWhereInput | boolean
   connect?: Prisma.DatasetLayerWhereUniqueInput
   update?: Prisma.XOR<Prisma.XOR<Prisma.DatasetLayerUpdateToOneWithWhereWithoutComparisonsBInput, Prisma.DatasetLayerUpdateWithoutComparisonsBInput>, Prisma.DatasetLayerUncheckedUpdateWithoutComparisonsBInput>
 }
