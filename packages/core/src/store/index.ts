@@ -43,6 +43,9 @@ export {
 } from './vectors.js';
 export type { HnswOptions, Metric, SearchOptions, SqlClient, VectorHit, VectorSpace } from './vectors.js';
 export { LayerStatus, RunKind, RunStatus, SourceKind } from './generated/enums.js';
+// Map rows (t-SNE coordinates as bytea); computing and drawing maps is @strata/core/maps.
+export { MAP_METHODS, decodeCoordinates, decodeImageIds, encodeCoordinates, encodeImageIds, findMapById, findMapByKey, listMapRows } from './maps-repository.js';
+export type { MapMethod, MapRow, MapRowKey } from './maps-repository.js';
 export { clusteredVectors, createSyntheticDataset, exactNeighbors } from './synthetic.js';
 export type { ClusteredVectorsOptions, SyntheticDataset, SyntheticDatasetOptions } from './synthetic.js';
 // The ingest pipeline lives in src/ingest; until package.json exports "./ingest" it is reached
@@ -51,3 +54,47 @@ export { ingestDataset, recordingSizes, sampledSource } from '../ingest/index.js
 export type { ImageSize, IngestLayerSummary, IngestOptions, IngestPhase, IngestProgress, IngestSummary } from '../ingest/index.js';
 export { createScratchDatabase } from './scratch-database.js';
 export type { ScratchDatabase } from './scratch-database.js';
+// The GraphQL API's tables (schema strata_api) and batched lookups by id.
+export { API_SCHEMA, API_SCHEMA_VERSION, ensureApiSchema } from './api-schema.js';
+export {
+  authenticateToken,
+  createApiToken,
+  datasetAccess,
+  getUpload,
+  listApiTokens,
+  recordUpload,
+  registerDataset,
+  revokeApiToken,
+  setDatasetVisibility,
+  sharedSecret,
+  tokenIsActive,
+} from './access-repository.js';
+export type { ApiTokenRecord, DatasetAccessRecord, RegisterDatasetOptions, UploadRecord } from './access-repository.js';
+export {
+  FINISHED_JOB_STATUSES,
+  claimJob,
+  createJob,
+  failJob,
+  finishJob,
+  getJobs,
+  heartbeatJob,
+  latestJob,
+  listJobs,
+  reclaimStaleJobs,
+  reportJobProgress,
+  requestJobCancel,
+} from './job-repository.js';
+export type { Heartbeat, JobFilter, JobItemError, JobKind, JobOutcome, JobProgress, JobRecord, JobStatus, NewJob, StaleJob } from './job-repository.js';
+export {
+  allDatasets,
+  datasetByName,
+  datasetsByIds,
+  hnswIndexesOf,
+  imageBySourceId,
+  imagePage,
+  imagesByIds,
+  layersByDatasetIds,
+  storedImageCounts,
+  vectorCounts,
+} from './lookup-repository.js';
+export type { DatasetRow, ImageRow, LayerRow } from './lookup-repository.js';
