@@ -4,10 +4,12 @@ import { registerDb } from './commands/db.js';
 import { registerExtract } from './commands/extract.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerLayers } from './commands/layers.js';
+import { registerMap } from './commands/map.js';
 import { registerModel } from './commands/model.js';
 import { registerAtlas, registerMosaic } from './commands/mosaic.js';
 import { registerNeighbors } from './commands/neighbors.js';
 import { registerPca } from './commands/pca.js';
+import { registerTsne } from './commands/tsne.js';
 
 const program = new Command()
   .name('strata')
@@ -24,6 +26,8 @@ registerAtlas(program);
 registerPca(program);
 registerIngest(program);
 registerNeighbors(program);
+registerTsne(program);
+registerMap(program);
 registerDb(program);
 
 try {
