@@ -32,32 +32,33 @@ const stats = (errors) => `mean ${(errors.reduce((s, e) => s + e, 0) / errors.le
 console.log(`${images} images, 18 synthetic 256-d layers; ${seeds} seeds per sample size`);
 console.log('\nRSA: Spearman of RDM upper triangles, seeded image sample vs all images');
 const rdmCache = new Map();
-const exactRdm = (l) => {
-  if (!rdmCache.has(l)) rdmCache.set(l, rdmUpperTriangle(features(l)));
+const exactRdm = async (l) => {
+  if (!rdmCache.has(l)) rdmCache.set(l, await rdmUpperTriangle(features(l)));
   return rdmCache.get(l);
 };
 for (const [a, b] of pairs) {
-  const exact = compareRdms(exactRdm(a), exactRdm(b));
-  const line = samples.map((m) => {
+  const exact = compareRdms(await exactRdm(a), await exactRdm(b));
+  const line = [];
+  for (const m of samples) {
     const errors = [];
     for (let seed = 0; seed < seeds; seed++) {
       const rows = sampleIndices(images, m, createRandom(seed));
-      errors.push(Math.abs(compareRdms(rdmUpperTriangle(features(a), { rows }), rdmUpperTriangle(features(b), { rows })) - exact));
+      errors.push(Math.abs(compareRdms(await rdmUpperTriangle(features(a), { rows }), await rdmUpperTriangle(features(b), { rows })) - exact));
     }
-    return `M=${m}: ${stats(errors)}`;
-  });
+    line.push(`M=${m}: ${stats(errors)}`);
+  }
   console.log(`  layers ${a + 1}-${b + 1} exact ${exact.toFixed(4)} | ${line.join(' | ')}`);
 }
 rdmCache.clear();
 
 console.log('\nkNN overlap (k = 10, cosine): mean Jaccard over a seeded query sample vs over all images');
 const lists = new Map();
-const neighbours = (l) => {
-  if (!lists.has(l)) lists.set(l, nearestNeighbors(features(l), { k: 10 }));
+const neighbours = async (l) => {
+  if (!lists.has(l)) lists.set(l, await nearestNeighbors(features(l), { k: 10 }));
   return lists.get(l);
 };
 for (const [a, b] of pairs) {
-  const { mean: exact, perQuery } = neighborOverlap(neighbours(a), neighbours(b), 10);
+  const { mean: exact, perQuery } = neighborOverlap(await neighbours(a), await neighbours(b), 10);
   let variance = 0;
   for (const v of perQuery) variance += (v - exact) ** 2;
   const sd = Math.sqrt(variance / perQuery.length);
@@ -79,8 +80,8 @@ const n = Math.min(images, 2000);
 const head = (l) => ({ ...features(l), data: features(l).data.subarray(0, n * 256), rows: n });
 for (const [a, b] of pairs) {
   for (const debiased of [false, true]) {
-    const viaFeatures = linearCka(head(a), head(b), { method: 'features', debiased });
-    const viaGram = linearCka(head(a), head(b), { method: 'gram', debiased });
+    const viaFeatures = await linearCka(head(a), head(b), { method: 'features', debiased, kernel: 'float64' });
+    const viaGram = await linearCka(head(a), head(b), { method: 'gram', debiased, kernel: 'float64' });
     console.log(`  layers ${a + 1}-${b + 1}${debiased ? ' debiased' : ''}: ${viaFeatures.toFixed(6)}, |features - gram| = ${Math.abs(viaFeatures - viaGram).toExponential(1)} (${n} images)`);
   }
 }

@@ -98,10 +98,10 @@ describe('ranks and samples', () => {
 
 describe('bad feature input', () => {
   const a = randomMatrix(20, 6, 1);
-  it('refuses layers with different row counts, naming both', () => {
-    expect(() => linearCka(a, randomMatrix(19, 6, 2))).toThrow(/b has 19 rows but a has 20/);
-    expect(() => rsa(a, randomMatrix(19, 6, 2))).toThrow(/a has 20 rows but b has 19/);
-    expect(() =>
+  it('refuses layers with different row counts, naming both', async () => {
+    await expect(linearCka(a, randomMatrix(19, 6, 2))).rejects.toThrow(/b has 19 rows but a has 20/);
+    await expect(rsa(a, randomMatrix(19, 6, 2))).rejects.toThrow(/a has 20 rows but b has 19/);
+    await expect(
       compareLayers(
         [
           { name: 'pool1', features: a },
@@ -109,35 +109,36 @@ describe('bad feature input', () => {
         ],
         { metric: 'knn' },
       ),
-    ).toThrow(/pool2 has 21 rows but pool1 has 20/);
+    ).rejects.toThrow(/pool2 has 21 rows but pool1 has 20/);
   });
 
-  it('names the row holding NaN or Inf', () => {
+  it('names the row holding NaN or Inf', async () => {
     const bad = { ...a, data: Float32Array.from(a.data) };
     bad.data[7 * 6 + 2] = NaN;
-    expect(() => linearCka(a, bad)).toThrow(/b: row 7 has NaN at column 2; expected finite values/);
+    await expect(linearCka(a, bad)).rejects.toThrow(/b: row 7 has NaN at column 2; expected finite values/);
     bad.data[7 * 6 + 2] = 0;
     bad.data[13 * 6] = Infinity;
-    expect(() => compareLayers([{ name: 'conv3', features: bad }, { name: 'conv4', features: a }], { metric: 'rsa' })).toThrow(/conv3: row 13 has Infinity at column 0/);
+    await expect(compareLayers([{ name: 'conv3', features: bad }, { name: 'conv4', features: a }], { metric: 'rsa' })).rejects.toThrow(/conv3: row 13 has Infinity at column 0/);
   });
 
-  it('names a constant row (zero variance: Pearson undefined) and a zero row under cosine', () => {
+  it('names a constant row (zero variance: Pearson undefined) and a zero row under cosine', async () => {
     const flat = { ...a, data: Float32Array.from(a.data) };
     flat.data.fill(0.25, 4 * 6, 5 * 6);
-    expect(() => rdmUpperTriangle(flat, { label: 'pool5' })).toThrow(/pool5: row 4 is constant \(zero variance across its features\)/);
+    await expect(rdmUpperTriangle(flat, { label: 'pool5' })).rejects.toThrow(/pool5: row 4 is constant \(zero variance across its features\)/);
     flat.data.fill(0, 4 * 6, 5 * 6);
-    expect(() => nearestNeighbors(flat, { k: 3, label: 'pool5' })).toThrow(/pool5: row 4 is all zeros.*cosine/);
-    expect(() => nearestNeighbors(flat, { k: 3, distance: 'euclidean' })).not.toThrow();
-    expect(() => rdmUpperTriangle(a, { rows: Int32Array.of(0, 25), label: 'pool5' })).toThrow(/pool5: row 25 requested, but there are 20 rows/);
+    await expect(nearestNeighbors(flat, { k: 3, label: 'pool5' })).rejects.toThrow(/pool5: row 4 is all zeros.*cosine/);
+    await expect(nearestNeighbors(flat, { k: 3, distance: 'euclidean' })).resolves.toHaveLength(60);
+    await expect(rdmUpperTriangle(a, { rows: Int32Array.of(0, 25), label: 'pool5' })).rejects.toThrow(/pool5: row 25 requested, but there are 20 rows/);
   });
 
-  it('refuses a layer with no variance at all, too few images, and a bad k', () => {
+  it('refuses a layer with no variance at all, too few images, and a bad k', async () => {
     const same = { data: new Float32Array(20 * 6).fill(1), rows: 20, columns: 6 };
-    expect(() => linearCka(a, same)).toThrow(/b: every image has the same features/);
-    expect(() => linearCka(randomMatrix(3, 4, 1), randomMatrix(3, 4, 2), { debiased: true })).toThrow(/at least 4 images, got 3/);
-    expect(() => nearestNeighbors(a, { k: 20 })).toThrow(/k = 20 neighbours need at least 21 images, got 20/);
-    expect(() => linearCka(a, a, { method: 'gram', memoryBytes: 10 })).not.toThrow(); // forced route ignores the budget
-    expect(() => linearCka(randomMatrix(400, 400, 1), randomMatrix(400, 400, 2), { memoryBytes: 2 ** 20 })).toThrow(/more than the 1.0 MiB budget; reduce the features with PCA first/);
+    await expect(linearCka(a, same)).rejects.toThrow(/b: every image has the same features/);
+    await expect(linearCka(randomMatrix(3, 4, 1), randomMatrix(3, 4, 2), { debiased: true })).rejects.toThrow(/at least 4 images, got 3/);
+    await expect(nearestNeighbors(a, { k: 20 })).rejects.toThrow(/k = 20 neighbours need at least 21 images, got 20/);
+    await expect(linearCka(a, a, { method: 'gram', memoryBytes: 10 })).resolves.toBeCloseTo(1, 12); // forced route ignores the budget
+    await expect(linearCka(randomMatrix(400, 400, 1), randomMatrix(400, 400, 2), { memoryBytes: 2 ** 20 })).rejects.toThrow(/more than the 1.0 MiB budget; reduce the features with PCA first/);
+    await expect(linearCka(a, a, { kernel: 'gpu' as 'auto' })).rejects.toThrow(/Unknown kernel "gpu"; expected one of auto, onnxruntime, float64/);
   });
 
   it('refuses maps of different sizes and maps whose points coincide', () => {
@@ -214,10 +215,10 @@ describe('external RDMs', () => {
     expect(() => readRdmFile(join(dir, 'brain.mat'))).toThrow(/unsupported RDM file type ".mat"/);
   });
 
-  it('refuses image ids that no layer has, listing them', () => {
+  it('refuses image ids that no layer has, listing them', async () => {
     const rdm = validateRdm(good, 4, ['img1', 'img9', 'img2', 'img77'], 'brain.csv');
     const features = randomMatrix(5, 4, 3);
-    expect(() => correlateRdmWithLayers(rdm, [{ name: 'pool1', features }], ['img0', 'img1', 'img2', 'img3', 'img4'])).toThrow(
+    await expect(correlateRdmWithLayers(rdm, [{ name: 'pool1', features }], ['img0', 'img1', 'img2', 'img3', 'img4'])).rejects.toThrow(
       /brain.csv: 2 of 4 image ids are not among the 5 images with features: "img9", "img77" \(feature ids look like "img0", "img1", "img2"\)/,
     );
   });

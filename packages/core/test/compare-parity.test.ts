@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  ckaMatrix,
   compareLayers,
   compareRdms,
   correlateRdmWithLayers,
@@ -124,7 +125,7 @@ def knn(x, k, metric):
 out['knn'] = {}
 for metric in ['cosine', 'euclidean']:
     lists = {k: knn(v, 5, metric) for k, v in L.items()}
-    out['knn'][metric] = {'A': lists['A'].tolist(), 'overlap': [[float(np.mean([len(set(lists[a][i]) & set(lists[b][i])) / len(set(lists[a][i]) | set(lists[b][i])) for i in range(len(lists[a]))])) for b in names] for a in names]}
+    out['knn'][metric] = {'A': lists['A'].tolist(), 'C': lists['C'].tolist(), 'overlap': [[float(np.mean([len(set(lists[a][i]) & set(lists[b][i])) / len(set(lists[a][i]) | set(lists[b][i])) for i in range(len(lists[a]))])) for b in names] for a in names]}
 
 out['procrustes'] = {}
 for key, (m1, m2) in p['maps'].items():
@@ -157,7 +158,7 @@ interface Reference {
   rsa_subset: number;
   spearman_tied: number;
   rankdata_tied: number[];
-  knn: Record<'cosine' | 'euclidean', { A: number[][]; overlap: number[][] }>;
+  knn: Record<'cosine' | 'euclidean', { A: number[][]; C: number[][]; overlap: number[][] }>;
   procrustes: Record<string, { first: number[]; second: number[]; disparity: number }>;
   mantel: { rho: number; count: number };
 }
@@ -188,9 +189,9 @@ const maps: Record<string, [number[][], number[][]]> = {
 };
 // External RDM over 30 images given in a shuffled order (as brain data would be), built from layer A plus noise.
 const externalRows = randomPermutation(N, createRandom(5)).slice(0, 30);
-const externalMatrix = (() => {
+const externalMatrix = await (async () => {
   const m = externalRows.length;
-  const full = rdmUpperTriangle(A, { rows: externalRows });
+  const full = await rdmUpperTriangle(A, { rows: externalRows });
   const values = new Float64Array(m * m);
   let p = 0;
   for (let i = 0; i < m; i++) {
@@ -226,7 +227,7 @@ beforeAll(() => {
 });
 
 describe('linear CKA parity (numpy, Kornblith et al.)', () => {
-  it('matches feature-space and Gram numpy CKA, biased and debiased, through both routes', () => {
+  it('matches feature-space and Gram numpy CKA, biased and debiased, through both routes and both kernels', async () => {
     const layers = { A, B, C };
     const names = ['A', 'B', 'C'] as const;
     for (const debiased of [false, true]) {
@@ -236,12 +237,20 @@ describe('linear CKA parity (numpy, Kornblith et al.)', () => {
       for (const method of ['features', 'gram', 'auto'] as const) {
         for (let a = 0; a < 3; a++) {
           for (let b = 0; b < 3; b++) {
-            const value = linearCka(layers[names[a] as 'A'], layers[names[b] as 'A'], { debiased, method });
+            const value = await linearCka(layers[names[a] as 'A'], layers[names[b] as 'A'], { debiased, method });
             expect(Math.abs(value - (expected[a]?.[b] as number)), `${method} ${debiased} ${a}${b}`).toBeLessThan(TOLERANCE);
           }
         }
       }
-      const matrix = compareLayers(
+      // onnxruntime's float32 products (forced: these inputs are below the 'auto' threshold), both routes.
+      for (const method of ['features', 'gram'] as const) {
+        const onnx = await ckaMatrix(
+          names.map((name) => ({ name, features: layers[name] })),
+          { debiased, method, kernel: 'onnxruntime' },
+        );
+        expect(maxDifference(onnx, expected.flat()), `onnxruntime ${method} ${debiased}`).toBeLessThan(TOLERANCE);
+      }
+      const matrix = await compareLayers(
         names.map((name) => ({ name, features: layers[name] })),
         { metric: debiased ? 'cka-debiased' : 'cka' },
       );
@@ -249,19 +258,19 @@ describe('linear CKA parity (numpy, Kornblith et al.)', () => {
     }
   });
 
-  it('is ~1e-12 from numpy, not just within 1e-6', () => {
-    expect(Math.abs(linearCka(A, C) - (ref.cka_feature_biased[0]?.[2] as number))).toBeLessThan(1e-12);
-    expect(Math.abs(linearCka(A, C, { debiased: true }) - (ref.cka_feature_debiased[0]?.[2] as number))).toBeLessThan(1e-12);
+  it('is ~1e-12 from numpy on the float64 kernel, not just within 1e-6', async () => {
+    expect(Math.abs((await linearCka(A, C)) - (ref.cka_feature_biased[0]?.[2] as number))).toBeLessThan(1e-12);
+    expect(Math.abs((await linearCka(A, C, { debiased: true })) - (ref.cka_feature_debiased[0]?.[2] as number))).toBeLessThan(1e-12);
   });
 });
 
 describe('RSA parity (np.corrcoef, scipy.stats.spearmanr)', () => {
-  it('builds the same RDM as 1 - np.corrcoef', () => {
-    expect(maxDifference(rdmUpperTriangle(A), ref.rdm_A)).toBeLessThan(1e-12);
+  it('builds the same RDM as 1 - np.corrcoef', async () => {
+    expect(maxDifference(await rdmUpperTriangle(A), ref.rdm_A)).toBeLessThan(1e-12);
   });
 
-  it('matches spearmanr between RDMs of every pair of layers, and on a given subset of images', () => {
-    const matrix = compareLayers(
+  it('matches spearmanr between RDMs of every pair of layers, and on a given subset of images', async () => {
+    const matrix = await compareLayers(
       [
         { name: 'A', features: A },
         { name: 'B', features: B },
@@ -271,7 +280,7 @@ describe('RSA parity (np.corrcoef, scipy.stats.spearmanr)', () => {
     );
     expect(matrix.exact).toBe(true);
     expect(maxDifference(matrix.values, ref.rsa.flat())).toBeLessThan(TOLERANCE);
-    const subset = rsa(A, B, { rows: rsaSubset });
+    const subset = await rsa(A, B, { rows: rsaSubset });
     expect(subset.pairs).toBe((50 * 49) / 2);
     expect(Math.abs(subset.value - ref.rsa_subset)).toBeLessThan(TOLERANCE);
   });
@@ -283,15 +292,17 @@ describe('RSA parity (np.corrcoef, scipy.stats.spearmanr)', () => {
 });
 
 describe('kNN overlap parity (exact numpy neighbours)', () => {
-  it('finds the same neighbours and the same mean Jaccard overlap, cosine and euclidean', () => {
+  it('finds the same neighbours and the same mean Jaccard overlap, cosine and euclidean, on both kernels', async () => {
     for (const distance of ['cosine', 'euclidean'] as const) {
-      const lists = nearestNeighbors(A, { k: 5, distance });
+      const lists = await nearestNeighbors(A, { k: 5, distance });
       expect(Array.from(lists)).toEqual(ref.knn[distance].A.flat());
       // The query path (explicit queries) and a memory budget that forces column blocks and
-      // several query blocks give the same lists as the all-pairs path.
-      expect(Array.from(nearestNeighbors(A, { k: 5, distance, queries: Int32Array.from({ length: N }, (_, i) => i) }))).toEqual(Array.from(lists));
-      expect(Array.from(nearestNeighbors(A, { k: 5, distance, memoryBytes: 40_000 }))).toEqual(Array.from(lists));
-      const matrix = compareLayers(
+      // several query blocks give the same lists as the all-pairs path; so does onnxruntime.
+      expect(Array.from(await nearestNeighbors(A, { k: 5, distance, queries: Int32Array.from({ length: N }, (_, i) => i) }))).toEqual(Array.from(lists));
+      expect(Array.from(await nearestNeighbors(A, { k: 5, distance, memoryBytes: 40_000 }))).toEqual(Array.from(lists));
+      expect(Array.from(await nearestNeighbors(A, { k: 5, distance, kernel: 'onnxruntime' }))).toEqual(Array.from(lists));
+      expect(Array.from(await nearestNeighbors(C, { k: 5, distance, kernel: 'onnxruntime' }))).toEqual(ref.knn[distance].C.flat());
+      const matrix = await compareLayers(
         [
           { name: 'A', features: A },
           { name: 'B', features: B },
@@ -301,7 +312,7 @@ describe('kNN overlap parity (exact numpy neighbours)', () => {
       );
       expect(maxDifference(matrix.values, ref.knn[distance].overlap.flat())).toBeLessThan(1e-12);
     }
-    const self = nearestNeighbors(A, { k: 5 });
+    const self = await nearestNeighbors(A, { k: 5 });
     expect(neighborOverlap(self, self, 5).mean).toBe(1);
   });
 });
@@ -346,19 +357,19 @@ function toMatrix(points: number[][] | undefined): FeatureMatrix {
 }
 
 describe('Mantel permutation test parity (numpy replay of the same permutations)', () => {
-  it('gives the same rho and the same count of permutations at least as extreme', () => {
+  it('gives the same rho and the same count of permutations at least as extreme', async () => {
     const m = externalRows.length;
-    const layerRanks = centeredRanks(rdmUpperTriangle(B, { rows: externalRows }));
+    const layerRanks = centeredRanks(await rdmUpperTriangle(B, { rows: externalRows }));
     const observed = correlateCenteredRanksOf(layerRanks, centeredRanks(upperTriangle(externalMatrix, m)));
     expect(Math.abs(observed - ref.mantel.rho)).toBeLessThan(1e-12);
     const counts = permutationCounts(externalMatrix, m, [layerRanks], [observed], perms.map((p) => Int32Array.from(p)), 'greater');
     expect(counts[0]).toBe(ref.mantel.count);
   });
 
-  it('correlateRdmWithLayers reports the same rho per layer through image ids', () => {
+  it('correlateRdmWithLayers reports the same rho per layer through image ids', async () => {
     const ids = Array.from({ length: N }, (_, i) => `img${i}`);
     const rdm = { ids: Array.from(externalRows, (r) => `img${r}`), values: externalMatrix, size: externalRows.length, label: 'brain' };
-    const result = correlateRdmWithLayers(rdm, [{ name: 'B', features: B }], ids, { permutations: 99, seed: 1 });
+    const result = await correlateRdmWithLayers(rdm, [{ name: 'B', features: B }], ids, { permutations: 99, seed: 1 });
     expect(Math.abs((result.layers[0]?.rho as number) - ref.mantel.rho)).toBeLessThan(1e-12);
     expect(result.pairs).toBe((30 * 29) / 2);
     expect(result.layers[0]?.p).toBeGreaterThan(0);

@@ -49,12 +49,12 @@ const layers = chain(IMAGES, 32, 3);
 const [first, second, third] = layers as [FeatureMatrix, FeatureMatrix, FeatureMatrix];
 
 describe('CKA routes', () => {
-  it('feature-space cross-products and N x N Grams agree to 1e-12 (both exact), biased and debiased', () => {
+  it('feature-space cross-products and N x N Grams agree to 1e-12 (both exact), biased and debiased', async () => {
     const head = { ...first, data: first.data.subarray(0, 400 * 32), rows: 400 };
     const other = { ...third, data: third.data.subarray(0, 400 * 32), rows: 400 };
     for (const debiased of [false, true]) {
-      const viaFeatures = linearCka(head, other, { method: 'features', debiased });
-      const viaGram = linearCka(head, other, { method: 'gram', debiased });
+      const viaFeatures = await linearCka(head, other, { method: 'features', debiased });
+      const viaGram = await linearCka(head, other, { method: 'gram', debiased });
       expect(Math.abs(viaFeatures - viaGram)).toBeLessThan(1e-12);
       expect(viaFeatures).toBeGreaterThan(0.1);
       expect(viaFeatures).toBeLessThan(0.95);
@@ -63,23 +63,23 @@ describe('CKA routes', () => {
 });
 
 describe('RSA over a seeded image sample', () => {
-  it('is within 0.06 of RSA over all 1,200 images for a 400-image sample (30 seeds measured: mean 0.008, max 0.025)', () => {
-    const exact = compareRdms(rdmUpperTriangle(first), rdmUpperTriangle(second));
+  it('is within 0.06 of RSA over all 1,200 images for a 400-image sample (30 seeds measured: mean 0.008, max 0.025)', async () => {
+    const exact = compareRdms(await rdmUpperTriangle(first), await rdmUpperTriangle(second));
     for (const seed of [0, 1, 2]) {
-      const sampled = rsa(first, second, { maxImages: 400, seed });
+      const sampled = await rsa(first, second, { maxImages: 400, seed });
       expect(sampled.exact).toBe(false);
       expect(sampled.rows.length).toBe(400);
       expect(Math.abs(sampled.value - exact)).toBeLessThan(0.06);
     }
-    expect(rsa(first, second, { maxImages: IMAGES }).value).toBe(exact);
+    expect((await rsa(first, second, { maxImages: IMAGES })).value).toBe(exact);
   });
 
-  it('uses the same images for every layer of the matrix, and the same for a seed', () => {
-    const a = compareLayers(
+  it('uses the same images for every layer of the matrix, and the same for a seed', async () => {
+    const a = await compareLayers(
       layers.map((features, i) => ({ name: `l${i}`, features })),
       { metric: 'rsa', maxImages: 300, seed: 5 },
     );
-    const b = rsa(first, third, { maxImages: 300, seed: 5 });
+    const b = await rsa(first, third, { maxImages: 300, seed: 5 });
     expect(a.values[2]).toBe(b.value);
     expect(a.exact).toBe(false);
     expect(a.imagesUsed).toBe(300);
@@ -87,10 +87,10 @@ describe('RSA over a seeded image sample', () => {
 });
 
 describe('kNN overlap over a seeded query sample', () => {
-  it('is within 0.015 of the mean over all 1,200 images for 400 queries (30 seeds measured: mean 0.002, max 0.005)', () => {
-    const exact = neighborOverlap(nearestNeighbors(first), nearestNeighbors(second), 10).mean;
+  it('is within 0.015 of the mean over all 1,200 images for 400 queries (30 seeds measured: mean 0.002, max 0.005)', async () => {
+    const exact = neighborOverlap(await nearestNeighbors(first), await nearestNeighbors(second), 10).mean;
     for (const seed of [0, 1, 2]) {
-      const sampled = compareLayers(
+      const sampled = await compareLayers(
         [
           { name: 'a', features: first },
           { name: 'b', features: second },
@@ -104,11 +104,11 @@ describe('kNN overlap over a seeded query sample', () => {
 });
 
 describe('external RDM sampled while reading', () => {
-  it('gives the same images, rho and p as sampling the whole RDM in memory', () => {
+  it('gives the same images, rho and p as sampling the whole RDM in memory', async () => {
     const size = 150;
     const ids = Array.from({ length: IMAGES }, (_, i) => `stim${i}`);
     const rows = Int32Array.from({ length: size }, (_, i) => i * 7);
-    const upper = rdmUpperTriangle(third, { rows });
+    const upper = await rdmUpperTriangle(third, { rows });
     const values = new Float64Array(size * size);
     let p = 0;
     for (let i = 0; i < size; i++) {
@@ -125,8 +125,8 @@ describe('external RDM sampled while reading', () => {
     writeFileSync(csv, lines.join('\n'));
     const named = layers.map((features, i) => ({ name: `l${i}`, features }));
     const options = { maxImages: 60, seed: 4, permutations: 200 };
-    const inMemory = correlateRdmWithLayers(whole, named, ids, options);
-    const whileReading = correlateRdmWithLayers(readRdmFile(csv, { maxImages: 60, seed: 4 }), named, ids, options);
+    const inMemory = await correlateRdmWithLayers(whole, named, ids, options);
+    const whileReading = await correlateRdmWithLayers(readRdmFile(csv, { maxImages: 60, seed: 4 }), named, ids, options);
     expect(whileReading.ids).toEqual(inMemory.ids);
     expect(whileReading.layers).toEqual(inMemory.layers);
     expect(inMemory.exact).toBe(false);

@@ -11,11 +11,20 @@ export interface FeatureMatrix {
   readonly columns: number;
 }
 
-/** A readable N x D matrix; `read` returns rows [rowStart, rowEnd) x columns [colStart, colEnd), row-major. */
+/**
+ * A readable N x D matrix; `read` returns rows [rowStart, rowEnd) x columns [colStart, colEnd),
+ * row-major, at once (a file) or as a promise (a database).
+ */
 export interface FeatureSource {
   readonly rows: number;
   readonly columns: number;
-  read(rowStart: number, rowEnd: number, colStart: number, colEnd: number): Float32Array | Float64Array;
+  read(rowStart: number, rowEnd: number, colStart: number, colEnd: number): Float32Array | Float64Array | Promise<Float32Array | Float64Array>;
+  /**
+   * Optional: rows `rows[i]` (any order) x columns [colStart, colEnd) in one call, row i at
+   * offset i * width. A source where each read costs a round trip (a database) gathers a
+   * sample of scattered rows this way instead of one read per row.
+   */
+  readRows?(rows: Int32Array, colStart: number, colEnd: number): Promise<Float32Array | Float64Array>;
 }
 
 /** What the comparison functions accept for one layer. */
@@ -31,7 +40,14 @@ function isSource(input: FeatureInput): input is FeatureSource {
   return typeof (input as Partial<FeatureSource>).read === 'function';
 }
 
+/** A source whose reads return at once: in-memory matrices (toSource) and .npy files. */
+export interface SyncFeatureSource extends FeatureSource {
+  read(rowStart: number, rowEnd: number, colStart: number, colEnd: number): Float32Array | Float64Array;
+}
+
 /** Wraps an in-memory matrix as a source, after checking that its size matches its data. */
+export function toSource(input: FeatureMatrix, label?: string): SyncFeatureSource;
+export function toSource(input: FeatureInput, label?: string): FeatureSource;
 export function toSource(input: FeatureInput, label = 'features'): FeatureSource {
   if (isSource(input)) return input;
   const { data, rows, columns } = input;
@@ -75,7 +91,7 @@ export class NonFiniteFeatureError extends RangeError {
  * row i at offset i * width, and refuses NaN or Inf naming the source row. Consecutive ids
  * are read as one block so a file source does few reads.
  */
-export function readRowsInto(
+export async function readRowsInto(
   source: FeatureSource,
   rowIds: Int32Array | null,
   rowStart: number,
@@ -84,8 +100,21 @@ export function readRowsInto(
   colEnd: number,
   out: Float64Array,
   label: string,
-): void {
+): Promise<void> {
   const width = colEnd - colStart;
+  if (rowIds && source.readRows) {
+    const wanted = rowIds.subarray(0, count);
+    const block = await source.readRows(wanted, colStart, colEnd);
+    if (block.length !== count * width) {
+      throw new RangeError(`${label}: read of ${count} rows x columns [${colStart}, ${colEnd}) returned ${block.length} values, expected ${count * width}`);
+    }
+    for (let j = 0; j < block.length; j++) {
+      const value = block[j] as number;
+      if (!Number.isFinite(value)) throw new NonFiniteFeatureError(label, wanted[Math.floor(j / width)] as number, colStart + (j % width), value);
+      out[j] = value;
+    }
+    return;
+  }
   let i = 0;
   while (i < count) {
     const first = rowIds ? (rowIds[i] as number) : rowStart + i;
@@ -95,7 +124,7 @@ export function readRowsInto(
     } else {
       run = count - i;
     }
-    const block = source.read(first, first + run, colStart, colEnd);
+    const block = await source.read(first, first + run, colStart, colEnd);
     if (block.length !== run * width) {
       throw new RangeError(`${label}: read of rows [${first}, ${first + run}) x columns [${colStart}, ${colEnd}) returned ${block.length} values, expected ${run * width}`);
     }

@@ -5,6 +5,7 @@
  */
 import { dotRows } from './dot.js';
 import { readRowsInto, type FeatureSource } from './features.js';
+import type { MatrixKernels } from './kernel.js';
 
 /**
  * How rows are shifted before their dot products are taken:
@@ -23,6 +24,11 @@ export interface GramOptions {
   /** Names the layer in errors. */
   readonly label?: string;
   readonly signal?: AbortSignal;
+  /**
+   * onnxruntime's float32 products (each column block's product summed into float64) instead
+   * of the float64 kernel. Default: the float64 kernel.
+   */
+  readonly kernels?: MatrixKernels;
 }
 
 export interface Gram {
@@ -43,8 +49,8 @@ export function columnsPerBlock(rows: number, columns: number, bytes: number): n
 }
 
 /** Dot products between the rows `rowIds` (all rows when null) of a source. */
-export function gramOfRows(source: FeatureSource, rowIds: Int32Array | null, options: GramOptions = {}): Gram {
-  const { centering = 'none', blockBytes = DEFAULT_BLOCK_BYTES, label = 'features', signal } = options;
+export async function gramOfRows(source: FeatureSource, rowIds: Int32Array | null, options: GramOptions = {}): Promise<Gram> {
+  const { centering = 'none', blockBytes = DEFAULT_BLOCK_BYTES, label = 'features', signal, kernels } = options;
   const n = rowIds ? rowIds.length : source.rows;
   const columns = source.columns;
   const gram = new Float64Array(n * n);
@@ -52,11 +58,12 @@ export function gramOfRows(source: FeatureSource, rowIds: Int32Array | null, opt
   const shift = new Float64Array(n);
   const width = columnsPerBlock(n, columns, blockBytes);
   const block = new Float64Array(n * width);
+  const single = kernels ? new Float32Array(n * width) : undefined;
   for (let c0 = 0; c0 < columns; c0 += width) {
     signal?.throwIfAborted();
     const c1 = Math.min(columns, c0 + width);
     const w = c1 - c0;
-    readRowsInto(source, rowIds, 0, n, c0, c1, block, label);
+    await readRowsInto(source, rowIds, 0, n, c0, c1, block, label);
     if (centering === 'columns') {
       for (let c = 0; c < w; c++) {
         let mean = 0;
@@ -80,7 +87,15 @@ export function gramOfRows(source: FeatureSource, rowIds: Int32Array | null, opt
       for (let c = 0; c < w; c++) sum += block[base + c] as number;
       rowSums[r] = (rowSums[r] as number) + sum;
     }
-    dotRows(block, n, block, n, w, gram, true, true);
+    if (kernels && single) {
+      const part = single.subarray(0, n * w);
+      for (let i = 0; i < n * w; i++) part[i] = block[i] as number;
+      await kernels.accumulateGram(part, n, w, gram);
+    } else {
+      dotRows(block, n, block, n, w, gram, true, true);
+    }
   }
+  // onnxruntime fills the upper triangle only.
+  if (kernels) for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) gram[j * n + i] = gram[i * n + j] as number;
   return { gram, n, rowSums, columns };
 }

@@ -2,11 +2,13 @@
 // and correlation of external (brain) RDMs with every layer. Functions take in-memory
 // matrices or block-readable sources, so a database store can feed them what it reads.
 export { toSource, checkSameRows, readRowsInto, NonFiniteFeatureError } from './features.js';
-export type { FeatureInput, FeatureMatrix, FeatureSource, NamedFeatures } from './features.js';
+export type { FeatureInput, FeatureMatrix, FeatureSource, NamedFeatures, SyncFeatureSource } from './features.js';
 export { NpyFeatureSource } from './npy-source.js';
 export { openLayerDirectory } from './layer-dir.js';
 export type { LayerDirectory } from './layer-dir.js';
 export { dotRows } from './dot.js';
+export { chooseKernel, float32DotBound, parseKernel, KERNELS, ONNX_MIN_MULTIPLY_ADDS } from './kernel.js';
+export type { Kernel } from './kernel.js';
 export { gramOfRows } from './gram.js';
 export type { Gram, GramCentering, GramOptions } from './gram.js';
 export { linearCka, ckaMatrix, planCka, DEFAULT_MEMORY_BYTES } from './cka.js';
@@ -39,5 +41,20 @@ export {
 } from './mantel.js';
 export type { Alternative, LayerRdmCorrelation, RdmCorrelationOptions, RdmCorrelationResult } from './mantel.js';
 export { pearson, spearman, correlateCenteredRanks } from './correlation.js';
+// On the store: comparisons of an ingested dataset's layers, stored and reused.
+export { compareDatasetLayers, correlateBrainRdm, layerSimilarityMatrix, listDatasetComparisons, rdmSha256 } from './dataset.js';
+export type {
+  CompareDatasetLayersOptions,
+  CorrelateBrainRdmOptions,
+  DatasetBrainCorrelation,
+  DatasetComparisonOptions,
+  DatasetLayerComparison,
+  DatasetLayerMatrix,
+  LayerBrainCorrelation,
+  LayerSimilarityMatrixOptions,
+  ListedComparison,
+  PairMetricOptions,
+  StoredMetricResult,
+} from './dataset.js';
 export { centeredRanks, argsortFloat64 } from './rank.js';
 export { randomPermutation, sampleIndices } from './sample.js';

@@ -3,10 +3,15 @@
  * block of query images at a time against all images, so memory is one block of distances
  * (queries x N) plus the features, never N x N. Neighbours are sorted by distance, ties by
  * the lower row index, so results do not depend on block sizes.
+ *
+ * On onnxruntime (./kernel.ts) the distances come from float32 products, and every image whose
+ * float32 distance lies within the proven rounding bound of the k-th is measured again in
+ * float64: the neighbour lists are those of the float64 kernel.
  */
 import { dotRows } from './dot.js';
 import { readRowsInto, toSource, type FeatureInput, type FeatureSource } from './features.js';
 import { columnsPerBlock } from './gram.js';
+import { chooseKernel, float32DotBound, openMatrixKernels, type Kernel, type MatrixKernels } from './kernel.js';
 
 export const KNN_DISTANCES = ['cosine', 'euclidean'] as const;
 export type KnnDistance = (typeof KNN_DISTANCES)[number];
@@ -20,6 +25,11 @@ export interface KnnOptions {
   readonly queries?: Int32Array;
   /** Most bytes of working memory. Default 1 GiB. */
   readonly memoryBytes?: number;
+  /**
+   * 'auto' (default), 'onnxruntime' or 'float64' (./kernel.ts). onnxruntime is used only when
+   * the layer fits in memory; the lists are the same either way.
+   */
+  readonly kernel?: Kernel;
   /** Names the layer in errors. */
   readonly label?: string;
   readonly onProgress?: (done: number, total: number) => void;
@@ -40,7 +50,7 @@ export function checkK(k: number, rows: number): void {
 }
 
 /** Squared norms of every row, read in blocks of rows. */
-function squaredNorms(source: FeatureSource, label: string, memoryBytes: number): Float64Array {
+async function squaredNorms(source: FeatureSource, label: string, memoryBytes: number): Promise<Float64Array> {
   const n = source.rows;
   const d = source.columns;
   const norms = new Float64Array(n);
@@ -51,7 +61,7 @@ function squaredNorms(source: FeatureSource, label: string, memoryBytes: number)
     const c1 = Math.min(d, c0 + width);
     for (let r0 = 0; r0 < n; r0 += blockRows) {
       const count = Math.min(blockRows, n - r0);
-      readRowsInto(source, null, r0, count, c0, c1, block, label);
+      await readRowsInto(source, null, r0, count, c0, c1, block, label);
       const w = c1 - c0;
       for (let r = 0; r < count; r++) {
         let sum = 0;
@@ -64,7 +74,7 @@ function squaredNorms(source: FeatureSource, label: string, memoryBytes: number)
 }
 
 /** For each query row, the indices of its k nearest other rows: a queries x k row-major array. */
-export function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}): Int32Array {
+export async function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}): Promise<Int32Array> {
   const label = options.label ?? 'features';
   const source = toSource(input, label);
   const { k = DEFAULT_K, distance = 'cosine', memoryBytes = 2 ** 30, signal } = options;
@@ -76,12 +86,15 @@ export function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}):
   for (const q of queries) if (!(q >= 0 && q < n)) throw new RangeError(`${label}: query row ${q} outside [0, ${n})`);
 
   // Either all features in memory once (the usual case: PCA scores), or re-read in column blocks per query block.
-  const resident = n * d * 8 <= memoryBytes / 2;
+  // onnxruntime also needs them as float32, transposed, and a float32 block of distances.
+  const kernel = chooseKernel(options.kernel, queries.length * n * d);
+  const onnx = kernel === 'onnxruntime' && n * d * 12 <= memoryBytes / 2;
+  const resident = onnx || n * d * 8 <= memoryBytes / 2;
   let features: Float64Array | undefined;
   let norms: Float64Array;
   if (resident) {
     features = new Float64Array(n * d);
-    readRowsInto(source, null, 0, n, 0, d, features, label);
+    await readRowsInto(source, null, 0, n, 0, d, features, label);
     norms = new Float64Array(n);
     for (let r = 0; r < n; r++) {
       let sum = 0;
@@ -89,7 +102,7 @@ export function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}):
       norms[r] = sum;
     }
   } else {
-    norms = squaredNorms(source, label, memoryBytes);
+    norms = await squaredNorms(source, label, memoryBytes);
   }
   const inverseNorms = new Float64Array(n);
   if (distance === 'cosine') {
@@ -99,6 +112,14 @@ export function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}):
     }
   }
 
+  if (features && onnx) {
+    const kernels = openMatrixKernels();
+    try {
+      return await onnxNeighbors(features, n, d, k, distance, queries, norms, inverseNorms, memoryBytes, kernels, signal, options.onProgress);
+    } finally {
+      await kernels.dispose();
+    }
+  }
   if (features && options.queries === undefined) return allNeighbors(features, n, d, k, distance, norms, inverseNorms, signal, options.onProgress);
 
   const budgetForDots = resident ? memoryBytes / 2 : memoryBytes / 4;
@@ -124,7 +145,7 @@ export function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}):
       for (let c0 = 0; c0 < d; c0 += width) {
         const c1 = Math.min(d, c0 + width);
         const w = c1 - c0;
-        readRowsInto(source, null, 0, n, c0, c1, chunk, label);
+        await readRowsInto(source, null, 0, n, c0, c1, chunk, label);
         for (let i = 0; i < count; i++) chunkQueries.set(chunk.subarray((queries[q0 + i] as number) * w, ((queries[q0 + i] as number) + 1) * w), i * w);
         dotRows(chunkQueries, count, chunk, n, w, dots, true);
       }
@@ -154,6 +175,99 @@ export function nearestNeighbors(input: FeatureInput, options: KnnOptions = {}):
       out.set(bestIndex, (q0 + i) * k);
     }
     options.onProgress?.(blockNumber + 1, blocks);
+  }
+  return out;
+}
+
+/**
+ * Neighbours from onnxruntime's float32 products, exactly: with e_j a proven bound on the error
+ * of the float32 distance to image j (`float32DotBound`), the true k-th distance is at most
+ * tau, the k-th smallest of (distance + e_j); an image can be among the k nearest only if its
+ * float32 distance minus e_j is at most tau. Those few are measured again in float64 and the k
+ * nearest kept, ties to the lower index, as the float64 kernel does.
+ */
+async function onnxNeighbors(
+  features: Float64Array,
+  n: number,
+  d: number,
+  k: number,
+  distance: KnnDistance,
+  queries: Int32Array,
+  norms: Float64Array,
+  inverseNorms: Float64Array,
+  memoryBytes: number,
+  kernels: MatrixKernels,
+  signal: AbortSignal | undefined,
+  onProgress: ((done: number, total: number) => void) | undefined,
+): Promise<Int32Array> {
+  const transposed = new Float32Array(d * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c < d; c++) transposed[c * n + r] = features[r * d + c] as number;
+  const queryBlock = Math.max(1, Math.min(queries.length, 1024, Math.floor(memoryBytes / 4 / (4 * n))));
+  const queryRows = new Float32Array(queryBlock * d);
+  const bound = float32DotBound(d);
+  const cosine = distance === 'cosine';
+  const roots = cosine ? undefined : Float64Array.from(norms, (v) => Math.sqrt(v));
+  const upper = new Float64Array(k);
+  const bestDistance = new Float64Array(k);
+  const bestIndex = new Int32Array(k);
+  const out = new Int32Array(queries.length * k);
+  const blocks = Math.ceil(queries.length / queryBlock);
+  for (let q0 = 0, blockNumber = 0; q0 < queries.length; q0 += queryBlock, blockNumber++) {
+    signal?.throwIfAborted();
+    const count = Math.min(queryBlock, queries.length - q0);
+    for (let i = 0; i < count; i++) {
+      const from = (queries[q0 + i] as number) * d;
+      for (let c = 0; c < d; c++) queryRows[i * d + c] = features[from + c] as number;
+    }
+    const dots = await kernels.matmul(queryRows.subarray(0, count * d), count, d, transposed, n);
+    for (let i = 0; i < count; i++) {
+      const self = queries[q0 + i] as number;
+      const row = i * n;
+      const selfNorm = norms[self] as number;
+      const selfInverse = inverseNorms[self] as number;
+      const selfRoot = roots ? (roots[self] as number) : 0;
+      // Cosine: |error| <= bound (the dot is scaled by both norms); euclidean: 2 bound |x| |y|. Plus float64 slack.
+      const errorOf = (j: number): number => (cosine ? bound + 1e-12 : 2 * bound * selfRoot * ((roots as Float64Array)[j] as number) + 1e-12 * (selfNorm + (norms[j] as number)));
+      const approx = (j: number): number =>
+        cosine ? 1 - (dots[row + j] as number) * selfInverse * (inverseNorms[j] as number) : selfNorm + (norms[j] as number) - 2 * (dots[row + j] as number);
+      upper.fill(Infinity);
+      for (let j = 0; j < n; j++) {
+        if (j === self) continue;
+        const value = approx(j) + errorOf(j);
+        if (value < (upper[k - 1] as number)) {
+          let p = k - 1;
+          while (p > 0 && (upper[p - 1] as number) > value) {
+            upper[p] = upper[p - 1] as number;
+            p--;
+          }
+          upper[p] = value;
+        }
+      }
+      const tau = upper[k - 1] as number;
+      bestDistance.fill(Infinity);
+      bestIndex.fill(-1);
+      const x = self * d;
+      for (let j = 0; j < n; j++) {
+        if (j === self || approx(j) - errorOf(j) > tau) continue;
+        let dot = 0;
+        const y = j * d;
+        for (let c = 0; c < d; c++) dot += (features[x + c] as number) * (features[y + c] as number);
+        const dist = cosine ? 1 - dot * selfInverse * (inverseNorms[j] as number) : selfNorm + (norms[j] as number) - 2 * dot;
+        // Candidates arrive in index order, so a strict comparison keeps the lower index on ties.
+        if (dist < (bestDistance[k - 1] as number)) {
+          let p = k - 1;
+          while (p > 0 && (bestDistance[p - 1] as number) > dist) {
+            bestDistance[p] = bestDistance[p - 1] as number;
+            bestIndex[p] = bestIndex[p - 1] as number;
+            p--;
+          }
+          bestDistance[p] = dist;
+          bestIndex[p] = j;
+        }
+      }
+      out.set(bestIndex, (q0 + i) * k);
+    }
+    onProgress?.(blockNumber + 1, blocks);
   }
   return out;
 }

@@ -6,7 +6,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAYERS } from '../layers.js';
-import type { NamedFeatures } from './features.js';
 import { NpyFeatureSource } from './npy-source.js';
 
 export interface LayerDirectory {
@@ -14,7 +13,7 @@ export interface LayerDirectory {
   /** Image id of each row (images.json "rows"). */
   readonly ids: readonly string[];
   /** Layers found, in network order (conv1 ... pool5). */
-  readonly layers: readonly (NamedFeatures & { readonly path: string; readonly features: NpyFeatureSource })[];
+  readonly layers: readonly { readonly name: string; readonly path: string; readonly features: NpyFeatureSource }[];
   close(): void;
 }
 
@@ -50,7 +49,7 @@ export function openLayerDirectory(dir: string, only?: readonly string[]): Layer
     if (!listed.has(name)) throw new RangeError(`${dir} has no layer "${name}"; it holds ${[...listed.keys()].join(', ') || 'none'}`);
   }
   const names = [...wanted].sort((a, b) => (order.get(a) ?? 99) - (order.get(b) ?? 99));
-  const opened: (NamedFeatures & { path: string; features: NpyFeatureSource })[] = [];
+  const opened: { name: string; path: string; features: NpyFeatureSource }[] = [];
   try {
     for (const name of names) {
       const path = join(dir, listed.get(name) as string);

@@ -7,6 +7,7 @@ import { createRandom, type RandomSource } from '../random.js';
 import { ckaMatrix } from './cka.js';
 import { correlateCenteredRanks } from './correlation.js';
 import { checkSameRows, toSource, type NamedFeatures } from './features.js';
+import type { Kernel } from './kernel.js';
 import { checkK, DEFAULT_K, nearestNeighbors, neighborOverlap, sortNeighborRows, type KnnDistance } from './knn.js';
 import type { ComparisonMetric } from './metric.js';
 import { centeredRanksCompact } from './rank.js';
@@ -36,6 +37,8 @@ export interface CompareLayersOptions {
   readonly random?: RandomSource;
   /** Most bytes of working memory. Default 1 GiB. */
   readonly memoryBytes?: number;
+  /** cka and knn: 'auto' (default), 'onnxruntime' or 'float64' (./kernel.ts). */
+  readonly kernel?: Kernel;
   readonly onProgress?: (progress: CompareProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -57,20 +60,21 @@ export interface LayerMatrix {
 
 export const DEFAULT_MAX_QUERIES = 5000;
 
-export function compareLayers(layers: readonly NamedFeatures[], options: CompareLayersOptions): LayerMatrix {
+export async function compareLayers(layers: readonly NamedFeatures[], options: CompareLayersOptions): Promise<LayerMatrix> {
   const sources = layers.map((layer) => ({ name: layer.name, source: toSource(layer.features, layer.name) }));
   const images = checkSameRows(sources);
   const names = layers.map((layer) => layer.name);
   const count = layers.length;
-  const { metric, onProgress, signal, memoryBytes } = options;
+  const { metric, onProgress, signal, memoryBytes, kernel } = options;
   const random = (): RandomSource => options.random ?? createRandom(options.seed ?? 0);
   const base = { metric, layers: names, images };
   switch (metric) {
     case 'cka':
     case 'cka-debiased': {
-      const values = ckaMatrix(layers, {
+      const values = await ckaMatrix(layers, {
         debiased: metric === 'cka-debiased',
         memoryBytes,
+        kernel,
         signal,
         onProgress: (done, total) => onProgress?.({ step: `${metric}: cross-products`, done, total }),
       });
@@ -81,10 +85,11 @@ export function compareLayers(layers: readonly NamedFeatures[], options: Compare
       if (upperTriangleSize(rows.length) * 4 * count > (memoryBytes ?? 2 ** 30)) {
         throw new RangeError(`rsa over ${rows.length} images x ${count} layers keeps ${count} x ${upperTriangleSize(rows.length)} ranks, more than the memory budget; lower maxImages`);
       }
-      const ranks = sources.map(({ name, source }, l) => {
+      const ranks: (Float32Array | Float64Array)[] = [];
+      for (const [l, { name, source }] of sources.entries()) {
         onProgress?.({ step: `rsa: RDM of ${name}`, done: l, total: count });
-        return centeredRanksCompact(rdmUpperTriangle(source, { rows, label: name, signal }), `RDM of ${name}`);
-      });
+        ranks.push(centeredRanksCompact(await rdmUpperTriangle(source, { rows, label: name, signal }), `RDM of ${name}`));
+      }
       const values = pairwise(count, (a, c) => correlateCenteredRanks(ranks[a] as Float32Array | Float64Array, ranks[c] as Float32Array | Float64Array, [`RDM of ${names[a]}`, `RDM of ${names[c]}`]));
       return { ...base, values, imagesUsed: rows.length, exact: rows.length === images };
     }
@@ -95,18 +100,20 @@ export function compareLayers(layers: readonly NamedFeatures[], options: Compare
       const maxQueries = options.maxQueries ?? DEFAULT_MAX_QUERIES;
       if (!Number.isInteger(maxQueries) || maxQueries < 1) throw new RangeError(`maxQueries must be a positive integer, got ${maxQueries}`);
       const queries = sampleIndices(images, maxQueries, random());
-      const lists = sources.map(({ name, source }, l) => {
-        const list = nearestNeighbors(source, {
+      const lists: Int32Array[] = [];
+      for (const [l, { name, source }] of sources.entries()) {
+        const list = await nearestNeighbors(source, {
           k,
           distance,
           queries,
           memoryBytes,
+          kernel,
           label: name,
           signal,
           onProgress: (done, total) => onProgress?.({ step: `knn: neighbours in ${name}`, done: l * total + done, total: count * total }),
         });
-        return sortNeighborRows(list, k);
-      });
+        lists.push(sortNeighborRows(list, k));
+      }
       const values = pairwise(count, (a, c) => neighborOverlap(lists[a] as Int32Array, lists[c] as Int32Array, k, true).mean);
       return { ...base, values, imagesUsed: queries.length, exact: queries.length === images, k, distance };
     }
@@ -139,7 +146,7 @@ export interface PairComparison {
 }
 
 /** One metric between two layers (the 2 x 2 case of `compareLayers`). */
-export function compareTwo(a: NamedFeatures, b: NamedFeatures, options: CompareLayersOptions): PairComparison {
-  const { values, layers: _layers, ...rest } = compareLayers([a, b], options);
+export async function compareTwo(a: NamedFeatures, b: NamedFeatures, options: CompareLayersOptions): Promise<PairComparison> {
+  const { values, layers: _layers, ...rest } = await compareLayers([a, b], options);
   return { ...rest, value: values[1] as number };
 }

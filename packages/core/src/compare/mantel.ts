@@ -185,12 +185,12 @@ export function upperTriangle(values: Float64Array, size: number): Float64Array 
 }
 
 /** Spearman's rho and a permutation p-value between an external RDM and each layer's RDM over the same images. */
-export function correlateRdmWithLayers(
+export async function correlateRdmWithLayers(
   rdm: ExternalRdm,
   layers: readonly NamedFeatures[],
   layerIds: readonly string[],
   options: RdmCorrelationOptions = {},
-): RdmCorrelationResult {
+): Promise<RdmCorrelationResult> {
   const { permutations = DEFAULT_PERMUTATIONS, alternative = 'greater', maxImages = DEFAULT_BRAIN_MAX_IMAGES, onProgress, signal } = options;
   if (!Number.isInteger(permutations) || permutations < 0) throw new RangeError(`permutations must be an integer >= 0, got ${permutations}`);
   if (!ALTERNATIVES.includes(alternative)) throw new RangeError(`Unknown alternative "${String(alternative)}"; expected one of ${ALTERNATIVES.join(', ')}`);
@@ -203,13 +203,14 @@ export function correlateRdmWithLayers(
   const rows = matchImageIds(used.ids, layerIds, rdm.label);
   const external = upperTriangle(used.values, used.size);
   const externalRanks = centeredRanks(external, rdm.label);
-  const layerRanks = layers.map((layer, l) => {
+  const layerRanks: (Float32Array | Float64Array)[] = [];
+  for (const [l, layer] of layers.entries()) {
     signal?.throwIfAborted();
     onProgress?.({ step: `RDM of ${layer.name}`, done: l, total: layers.length });
     const source = toSource(layer.features, layer.name);
     if (source.rows !== layerIds.length) throw new RangeError(`${layer.name} has ${source.rows} rows but ${layerIds.length} image ids were given; expected one id per row`);
-    return centeredRanksCompact(rdmUpperTriangle(source, { rows, label: layer.name, signal }), `RDM of ${layer.name}`);
-  });
+    layerRanks.push(centeredRanksCompact(await rdmUpperTriangle(source, { rows, label: layer.name, signal }), `RDM of ${layer.name}`));
+  }
   const observed = layerRanks.map((ranks, l) => correlateCenteredRanks(ranks, externalRanks, [`RDM of ${layers[l]?.name}`, rdm.label]));
   let counts = layers.map(() => 0);
   if (permutations > 0) {

@@ -33,7 +33,7 @@ export function upperTriangleSize(n: number): number {
 }
 
 /** Upper triangle (i < j, row by row) of the RDM 1 - corr(x_i, x_j). */
-export function rdmUpperTriangle(input: FeatureInput, options: RdmOptions = {}): Float64Array {
+export async function rdmUpperTriangle(input: FeatureInput, options: RdmOptions = {}): Promise<Float64Array> {
   const label = options.label ?? 'features';
   const source = toSource(input, label);
   const ids = options.rows ?? null;
@@ -42,7 +42,7 @@ export function rdmUpperTriangle(input: FeatureInput, options: RdmOptions = {}):
       if (!(row >= 0 && row < source.rows)) throw new RangeError(`${label}: row ${row} requested, but there are ${source.rows} rows (0..${source.rows - 1})`);
     }
   }
-  const { gram, n, rowSums, columns } = gramOfRows(source, ids, {
+  const { gram, n, rowSums, columns } = await gramOfRows(source, ids, {
     centering: 'rows',
     blockBytes: options.blockBytes,
     label,

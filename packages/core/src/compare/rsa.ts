@@ -53,12 +53,12 @@ export function compareRdms(a: Float64Array, b: Float64Array): number {
 }
 
 /** RSA between two layers' features of the same images. */
-export function rsa(x: FeatureInput, y: FeatureInput, options: RsaOptions = {}): RsaResult {
+export async function rsa(x: FeatureInput, y: FeatureInput, options: RsaOptions = {}): Promise<RsaResult> {
   const a = toSource(x, 'a');
   const b = toSource(y, 'b');
   if (a.rows !== b.rows) throw new RangeError(`a has ${a.rows} rows but b has ${b.rows}; RSA needs the same images in the same order`);
   const rows = rsaRows(a.rows, options);
   const common = { rows, blockBytes: options.blockBytes, signal: options.signal };
-  const value = compareRdms(rdmUpperTriangle(a, { ...common, label: 'a' }), rdmUpperTriangle(b, { ...common, label: 'b' }));
+  const value = compareRdms(await rdmUpperTriangle(a, { ...common, label: 'a' }), await rdmUpperTriangle(b, { ...common, label: 'b' }));
   return { value, rows, pairs: upperTriangleSize(rows.length), exact: rows.length === a.rows };
 }

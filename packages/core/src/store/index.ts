@@ -46,6 +46,9 @@ export { LayerStatus, RunKind, RunStatus, SourceKind } from './generated/enums.j
 // Map rows (t-SNE coordinates as bytea); computing and drawing maps is @strata/core/maps.
 export { MAP_METHODS, decodeCoordinates, decodeImageIds, encodeCoordinates, encodeImageIds, findMapById, findMapByKey, listMapRows } from './maps-repository.js';
 export type { MapMethod, MapRow, MapRowKey } from './maps-repository.js';
+// Comparison rows; computing them from stored layers is @strata/core/compare (compareDatasetLayers, ...).
+export { comparisonInputs, comparisonKey, findComparisons, listComparisonRows, saveComparisons } from './comparisons-repository.js';
+export type { ComparedLayer, ComparisonAnswer, ComparisonQuestion, StoredComparison, StoredComparisonMetric } from './comparisons-repository.js';
 export { clusteredVectors, createSyntheticDataset, exactNeighbors } from './synthetic.js';
 export type { ClusteredVectorsOptions, SyntheticDataset, SyntheticDatasetOptions } from './synthetic.js';
 // The ingest pipeline lives in src/ingest; until package.json exports "./ingest" it is reached
