@@ -5,7 +5,9 @@
  * k and n keep the operands in cache (about 4 GFLOP/s on one core of the dev machine).
  */
 
-const K_BLOCK = 256;
+/** Columns summed sequentially before a block's sum is added to the result (./knn.ts re-measures distances the same way). */
+export const DOT_K_BLOCK = 256;
+const K_BLOCK = DOT_K_BLOCK;
 const N_BLOCK = 64;
 
 /**

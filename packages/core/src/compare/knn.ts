@@ -8,7 +8,7 @@
  * float32 distance lies within the proven rounding bound of the k-th is measured again in
  * float64: the neighbour lists are those of the float64 kernel.
  */
-import { dotRows } from './dot.js';
+import { DOT_K_BLOCK, dotRows } from './dot.js';
 import { readRowsInto, toSource, type FeatureInput, type FeatureSource } from './features.js';
 import { columnsPerBlock } from './gram.js';
 import { chooseKernel, float32DotBound, openMatrixKernels, type Kernel, type MatrixKernels } from './kernel.js';
@@ -160,7 +160,8 @@ export async function nearestNeighbors(input: FeatureInput, options: KnnOptions 
       for (let j = 0; j < n; j++) {
         if (j === self) continue;
         // Candidates arrive in index order, so a strict comparison keeps the lower index on ties.
-        const dist = distance === 'cosine' ? 1 - (dots[row + j] as number) * selfInverse * (inverseNorms[j] as number) : selfNorm + (norms[j] as number) - 2 * (dots[row + j] as number);
+        // The norms' product first: symmetric in the two images, so every path gives the same bits.
+        const dist = distance === 'cosine' ? 1 - (dots[row + j] as number) * (selfInverse * (inverseNorms[j] as number)) : selfNorm + (norms[j] as number) - 2 * (dots[row + j] as number);
         if (dist < (bestDistance[k - 1] as number)) {
           let p = k - 1;
           while (p > 0 && (bestDistance[p - 1] as number) > dist) {
@@ -207,7 +208,11 @@ async function onnxNeighbors(
   const bound = float32DotBound(d);
   const cosine = distance === 'cosine';
   const roots = cosine ? undefined : Float64Array.from(norms, (v) => Math.sqrt(v));
+  // Cosine: |error| <= bound (the dot is scaled by both norms); euclidean: 2 bound |x| |y|. Plus float64 slack.
+  const cosineError = bound + 1e-12;
   const upper = new Float64Array(k);
+  let candidateIndex: Int32Array = new Int32Array(Math.max(64, 4 * k));
+  let candidateLow: Float64Array = new Float64Array(candidateIndex.length);
   const bestDistance = new Float64Array(k);
   const bestIndex = new Int32Array(k);
   const out = new Int32Array(queries.length * k);
@@ -226,34 +231,49 @@ async function onnxNeighbors(
       const selfNorm = norms[self] as number;
       const selfInverse = inverseNorms[self] as number;
       const selfRoot = roots ? (roots[self] as number) : 0;
-      // Cosine: |error| <= bound (the dot is scaled by both norms); euclidean: 2 bound |x| |y|. Plus float64 slack.
-      const errorOf = (j: number): number => (cosine ? bound + 1e-12 : 2 * bound * selfRoot * ((roots as Float64Array)[j] as number) + 1e-12 * (selfNorm + (norms[j] as number)));
-      const approx = (j: number): number =>
-        cosine ? 1 - (dots[row + j] as number) * selfInverse * (inverseNorms[j] as number) : selfNorm + (norms[j] as number) - 2 * (dots[row + j] as number);
+      // One pass: keep the k smallest upper bounds (approx + error); tau, the k-th of them, only
+      // falls, so every image whose lower bound is within the final tau is collected on the way.
       upper.fill(Infinity);
+      let candidates = 0;
       for (let j = 0; j < n; j++) {
         if (j === self) continue;
-        const value = approx(j) + errorOf(j);
-        if (value < (upper[k - 1] as number)) {
+        let approx: number;
+        let error: number;
+        if (cosine) {
+          approx = 1 - (dots[row + j] as number) * (selfInverse * (inverseNorms[j] as number));
+          error = cosineError;
+        } else {
+          approx = selfNorm + (norms[j] as number) - 2 * (dots[row + j] as number);
+          error = 2 * bound * selfRoot * ((roots as Float64Array)[j] as number) + 1e-12 * (selfNorm + (norms[j] as number));
+        }
+        const high = approx + error;
+        if (high < (upper[k - 1] as number)) {
           let p = k - 1;
-          while (p > 0 && (upper[p - 1] as number) > value) {
+          while (p > 0 && (upper[p - 1] as number) > high) {
             upper[p] = upper[p - 1] as number;
             p--;
           }
-          upper[p] = value;
+          upper[p] = high;
+        }
+        if (approx - error <= (upper[k - 1] as number)) {
+          if (candidates === candidateIndex.length) {
+            candidateIndex = growInt32(candidateIndex);
+            candidateLow = growFloat64(candidateLow);
+          }
+          candidateIndex[candidates] = j;
+          candidateLow[candidates++] = approx - error;
         }
       }
       const tau = upper[k - 1] as number;
       bestDistance.fill(Infinity);
       bestIndex.fill(-1);
       const x = self * d;
-      for (let j = 0; j < n; j++) {
-        if (j === self || approx(j) - errorOf(j) > tau) continue;
-        let dot = 0;
-        const y = j * d;
-        for (let c = 0; c < d; c++) dot += (features[x + c] as number) * (features[y + c] as number);
-        const dist = cosine ? 1 - dot * selfInverse * (inverseNorms[j] as number) : selfNorm + (norms[j] as number) - 2 * dot;
-        // Candidates arrive in index order, so a strict comparison keeps the lower index on ties.
+      for (let c = 0; c < candidates; c++) {
+        if ((candidateLow[c] as number) > tau) continue;
+        const j = candidateIndex[c] as number;
+        const dot = exactDot(features, x, j * d, d);
+        const dist = cosine ? 1 - dot * (selfInverse * (inverseNorms[j] as number)) : selfNorm + (norms[j] as number) - 2 * dot;
+        // Candidates are in index order, so a strict comparison keeps the lower index on ties.
         if (dist < (bestDistance[k - 1] as number)) {
           let p = k - 1;
           while (p > 0 && (bestDistance[p - 1] as number) > dist) {
@@ -269,6 +289,33 @@ async function onnxNeighbors(
     }
     onProgress?.(blockNumber + 1, blocks);
   }
+  return out;
+}
+
+/**
+ * A float64 dot product summed as `dotRows` sums it (sequentially within blocks of 256 columns,
+ * the blocks' sums added in order), so a re-measured distance has the float64 kernel's bits.
+ */
+function exactDot(features: Float64Array, x: number, y: number, d: number): number {
+  let dot = 0;
+  for (let t0 = 0; t0 < d; t0 += DOT_K_BLOCK) {
+    const t1 = Math.min(d, t0 + DOT_K_BLOCK);
+    let sum = 0;
+    for (let t = t0; t < t1; t++) sum += (features[x + t] as number) * (features[y + t] as number);
+    dot += sum;
+  }
+  return dot;
+}
+
+function growInt32(values: Int32Array): Int32Array {
+  const out = new Int32Array(values.length * 2);
+  out.set(values);
+  return out;
+}
+
+function growFloat64(values: Float64Array): Float64Array {
+  const out = new Float64Array(values.length * 2);
+  out.set(values);
   return out;
 }
 
@@ -322,7 +369,7 @@ function allNeighbors(
         for (let b = 0; b < jEnd; b++) {
           const j = j0 + b;
           const dot = block[a * nj + b] as number;
-          const dist = cosine ? 1 - dot * (inverseNorms[i] as number) * (inverseNorms[j] as number) : (norms[i] as number) + (norms[j] as number) - 2 * dot;
+          const dist = cosine ? 1 - dot * ((inverseNorms[i] as number) * (inverseNorms[j] as number)) : (norms[i] as number) + (norms[j] as number) - 2 * dot;
           offer(i, j, dist);
           offer(j, i, dist);
         }
