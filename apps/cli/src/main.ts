@@ -9,6 +9,7 @@ import { registerModel } from './commands/model.js';
 import { registerAtlas, registerMosaic } from './commands/mosaic.js';
 import { registerNeighbors } from './commands/neighbors.js';
 import { registerPca } from './commands/pca.js';
+import { registerServe } from './commands/serve.js';
 import { registerTsne } from './commands/tsne.js';
 
 const program = new Command()
@@ -29,6 +30,7 @@ registerNeighbors(program);
 registerTsne(program);
 registerMap(program);
 registerDb(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -15,3 +15,5 @@ export {
   preprocessImage,
   resizedSize,
 } from './preprocess.js';
+export { encodeImageFile, encodeRawImage } from './encode.js';
+export type { EncodeOptions } from './encode.js';

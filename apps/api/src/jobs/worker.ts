@@ -1,0 +1,216 @@
+/**
+ * A worker process: takes Strata's jobs from the pg-boss queue one at a time and runs them
+ * (@strata/core/jobs), never on the API's request path. Any number of workers may share one
+ * database, on one machine or several.
+ *
+ * Liveness: while a job runs, its worker writes a heartbeat into the job row every few seconds
+ * (STRATA_WORKER_HEARTBEAT_SECONDS). Every worker also looks for running jobs whose heartbeat
+ * is older than STRATA_WORKER_STALE_SECONDS — their worker was killed or cut off — takes them
+ * back (atomically, so only one worker does) and fails their pg-boss job, which pg-boss then
+ * retries (up to STRATA_JOB_RETRY_LIMIT). The retry continues where the last committed work
+ * stopped: an extraction is a resumable ingest that commits every batch. If the "dead" worker
+ * was only slow, its next heartbeat finds the job gone and it stops.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type PgBoss from 'pg-boss';
+import { JOB_QUEUE, isPermanentJobError, runJob, type JobMessage } from '@strata/core/jobs';
+import {
+  claimJob,
+  ensureApiSchema,
+  failJob,
+  finishJob,
+  heartbeatJob,
+  openStore,
+  reclaimStaleJobs,
+  reportJobProgress,
+  type JobItemError,
+  type JobProgress,
+  type JobRecord,
+  type Store,
+} from '@strata/core/store';
+import { startBoss } from './queue.js';
+
+export interface WorkerOptions {
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  readonly retryLimit: number;
+  readonly pollSeconds: number;
+  readonly heartbeatSeconds: number;
+  readonly staleSeconds: number;
+  readonly threads?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface WorkerHandle {
+  readonly id: string;
+  /** Stops taking jobs; a running job is interrupted and left for another worker to continue. */
+  stop(): Promise<void>;
+}
+
+class Cancelled extends Error {
+  override readonly name = 'Cancelled';
+}
+class LostLease extends Error {
+  override readonly name = 'LostLease';
+}
+class ShuttingDown extends Error {
+  override readonly name = 'ShuttingDown';
+}
+
+/** Writes progress at most once a second (errors and phase changes at once), always the last one. */
+class ProgressWriter {
+  #pending: { -readonly [K in keyof JobProgress]: JobProgress[K] } = {};
+  #errors: JobItemError[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #last = 0;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly job: JobRecord,
+    private readonly worker: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  report(progress: JobProgress): void {
+    const phaseChanged = progress.phase !== undefined && progress.phase !== this.#pending.phase;
+    Object.assign(this.#pending, progress);
+    if (progress.newErrors) this.#errors.push(...progress.newErrors);
+    const due = Date.now() - this.#last >= 1000;
+    if (due || phaseChanged || (progress.newErrors?.length ?? 0) > 0) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), 1000);
+  }
+
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const progress: JobProgress = { ...this.#pending, newErrors: this.#errors };
+    this.#errors = [];
+    this.#last = Date.now();
+    this.#chain = this.#chain
+      .then(() => reportJobProgress(this.store, this.job.id, this.worker, progress))
+      .catch((error: unknown) => this.log(`job ${this.job.id}: progress not saved: ${error instanceof Error ? error.message : String(error)}`));
+    return this.#chain;
+  }
+}
+
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const id = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+  const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  await ensureApiSchema(store);
+  const boss: PgBoss = await startBoss({ databaseUrl: options.databaseUrl, retryLimit: options.retryLimit, supervise: true, connections: 3, log });
+  let stopping = false;
+  let current: AbortController | undefined;
+
+  const handle = async (message: PgBoss.JobWithMetadata<JobMessage>): Promise<unknown> => {
+    const jobId = Number(message.data?.jobId);
+    if (!Number.isInteger(jobId)) {
+      log(`queue message ${message.id} has no job id; dropped`);
+      return undefined;
+    }
+    const job = await claimJob(store, jobId, id);
+    if (!job) return undefined; // cancelled or finished meanwhile
+    log(`job ${job.id} (${job.kind} ${job.key}) started, attempt ${job.attempts}`);
+    const abort = new AbortController();
+    current = abort;
+    const progress = new ProgressWriter(store, job, id, log);
+    let beating = false;
+    const heartbeat = setInterval(() => {
+      if (beating) return;
+      beating = true;
+      heartbeatJob(store, job.id, id)
+        .then((beat) => {
+          if (!beat.owned) abort.abort(new LostLease(`job ${job.id} was taken over by another worker`));
+          else if (beat.cancelRequested) abort.abort(new Cancelled(`job ${job.id} was cancelled`));
+        })
+        .catch((error: unknown) => log(`job ${job.id}: heartbeat failed: ${error instanceof Error ? error.message : String(error)}`))
+        .finally(() => {
+          beating = false;
+        });
+    }, options.heartbeatSeconds * 1000);
+    const started = performance.now();
+    try {
+      const result = await runJob({
+        store,
+        job,
+        signal: abort.signal,
+        report: (p) => progress.report(p),
+        staleAfterMs: options.staleSeconds * 1000,
+        ...(options.threads ? { threads: options.threads } : {}),
+      });
+      await progress.flush();
+      await finishJob(store, job.id, id, { status: 'done', result, phase: 'done' });
+      log(`job ${job.id} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      return undefined;
+    } catch (caught) {
+      await progress.flush();
+      const reason = abort.signal.aborted ? (abort.signal.reason as unknown) : caught;
+      const text = reason instanceof Error ? reason.message : String(reason);
+      if (reason instanceof Cancelled) {
+        await finishJob(store, job.id, id, { status: 'cancelled', phase: 'cancelled' });
+        log(`job ${job.id} cancelled`);
+        return undefined;
+      }
+      if (reason instanceof LostLease) {
+        log(`job ${job.id}: ${text}; stopped here`);
+        return undefined;
+      }
+      if (!(reason instanceof ShuttingDown) && isPermanentJobError(caught)) {
+        await finishJob(store, job.id, id, { status: 'failed', error: text });
+        log(`job ${job.id} failed: ${text}`);
+        return undefined;
+      }
+      const retriesLeft = message.retryCount < message.retryLimit;
+      await finishJob(store, job.id, id, retriesLeft ? { status: 'queued', error: text, phase: 'waiting to retry' } : { status: 'failed', error: text });
+      log(`job ${job.id} ${retriesLeft ? 'will be retried' : 'failed for good'}: ${text}`);
+      // pg-boss records the failure and, with retries left, delivers the job again.
+      throw caught instanceof Error ? caught : new Error(text);
+    } finally {
+      clearInterval(heartbeat);
+      if (current === abort) current = undefined;
+    }
+  };
+
+  await boss.work<JobMessage>(JOB_QUEUE, { batchSize: 1, pollingIntervalSeconds: options.pollSeconds, includeMetadata: true }, async ([message]) =>
+    message ? handle(message) : undefined,
+  );
+
+  // Takes back the jobs of workers that stopped sending heartbeats.
+  let supervising = false;
+  const supervise = async (): Promise<void> => {
+    if (supervising || stopping) return;
+    supervising = true;
+    try {
+      for (const stale of await reclaimStaleJobs(store, options.staleSeconds)) {
+        log(`job ${stale.id}: worker ${stale.worker} stopped sending heartbeats; handing it to the queue again`);
+        if (!stale.bossId) continue;
+        await boss.fail(stale.queue, stale.bossId, { message: `worker ${stale.worker} lost` });
+        const after = await boss.getJobById(stale.queue, stale.bossId);
+        if (after?.state === 'failed') await failJob(store, stale.id, `worker ${stale.worker} lost, and no retries are left`);
+      }
+    } catch (error) {
+      log(`supervisor: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      supervising = false;
+    }
+  };
+  const supervisor = setInterval(() => void supervise(), Math.max(1000, (options.staleSeconds * 1000) / 3));
+  supervisor.unref();
+  void supervise();
+  log(`worker ${id} ready`);
+
+  return {
+    id,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(supervisor);
+      current?.abort(new ShuttingDown(`worker ${id} is stopping`));
+      await boss.offWork(JOB_QUEUE).catch(() => undefined);
+      await boss.stop({ graceful: true, wait: true, close: true, timeout: 30_000 }).catch(() => undefined);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import type { QueryResolvers } from '../../generated/resolvers.js';
+
+export const me: QueryResolvers['me'] = (_parent, _args, context) => context.principal;
