@@ -208,11 +208,10 @@ async function onnxNeighbors(
   const bound = float32DotBound(d);
   const cosine = distance === 'cosine';
   const roots = cosine ? undefined : Float64Array.from(norms, (v) => Math.sqrt(v));
-  // Cosine: |error| <= bound (the dot is scaled by both norms); euclidean: 2 bound |x| |y|. Plus float64 slack.
+  // Cosine: |error| <= bound (the dot is scaled by both norms), plus float64 slack.
   const cosineError = bound + 1e-12;
   const upper = new Float64Array(k);
-  let candidateIndex: Int32Array = new Int32Array(Math.max(64, 4 * k));
-  let candidateLow: Float64Array = new Float64Array(candidateIndex.length);
+  const list = new CandidateList(Math.max(64, 4 * k));
   const bestDistance = new Float64Array(k);
   const bestIndex = new Int32Array(k);
   const out = new Int32Array(queries.length * k);
@@ -231,39 +230,12 @@ async function onnxNeighbors(
       const selfNorm = norms[self] as number;
       const selfInverse = inverseNorms[self] as number;
       const selfRoot = roots ? (roots[self] as number) : 0;
-      // One pass: keep the k smallest upper bounds (approx + error); tau, the k-th of them, only
-      // falls, so every image whose lower bound is within the final tau is collected on the way.
       upper.fill(Infinity);
-      let candidates = 0;
-      for (let j = 0; j < n; j++) {
-        if (j === self) continue;
-        let approx: number;
-        let error: number;
-        if (cosine) {
-          approx = 1 - (dots[row + j] as number) * (selfInverse * (inverseNorms[j] as number));
-          error = cosineError;
-        } else {
-          approx = selfNorm + (norms[j] as number) - 2 * (dots[row + j] as number);
-          error = 2 * bound * selfRoot * ((roots as Float64Array)[j] as number) + 1e-12 * (selfNorm + (norms[j] as number));
-        }
-        const high = approx + error;
-        if (high < (upper[k - 1] as number)) {
-          let p = k - 1;
-          while (p > 0 && (upper[p - 1] as number) > high) {
-            upper[p] = upper[p - 1] as number;
-            p--;
-          }
-          upper[p] = high;
-        }
-        if (approx - error <= (upper[k - 1] as number)) {
-          if (candidates === candidateIndex.length) {
-            candidateIndex = growInt32(candidateIndex);
-            candidateLow = growFloat64(candidateLow);
-          }
-          candidateIndex[candidates] = j;
-          candidateLow[candidates++] = approx - error;
-        }
-      }
+      const candidates = cosine
+        ? collectCosine(dots, row, n, self, selfInverse, inverseNorms, cosineError, upper, list)
+        : collectEuclidean(dots, row, n, self, selfNorm, norms, selfRoot, roots as Float64Array, bound, upper, list);
+      const candidateIndex = list.index;
+      const candidateLow = list.low;
       const tau = upper[k - 1] as number;
       bestDistance.fill(Infinity);
       bestIndex.fill(-1);
@@ -307,16 +279,97 @@ function exactDot(features: Float64Array, x: number, y: number, d: number): numb
   return dot;
 }
 
-function growInt32(values: Int32Array): Int32Array {
-  const out = new Int32Array(values.length * 2);
-  out.set(values);
-  return out;
+/** Images that may be among a query's k nearest, with the lower bound of their distance. */
+class CandidateList {
+  index: Int32Array;
+  low: Float64Array;
+
+  constructor(capacity: number) {
+    this.index = new Int32Array(capacity);
+    this.low = new Float64Array(capacity);
+  }
+
+  grow(): void {
+    const index = new Int32Array(this.index.length * 2);
+    const low = new Float64Array(this.index.length * 2);
+    index.set(this.index);
+    low.set(this.low);
+    this.index = index;
+    this.low = low;
+  }
 }
 
-function growFloat64(values: Float64Array): Float64Array {
-  const out = new Float64Array(values.length * 2);
-  out.set(values);
-  return out;
+/** Keeps `upper` (ascending, length k) the k smallest of approx + error. */
+function offerUpper(upper: Float64Array, value: number): void {
+  let p = upper.length - 1;
+  while (p > 0 && (upper[p - 1] as number) > value) {
+    upper[p] = upper[p - 1] as number;
+    p--;
+  }
+  upper[p] = value;
+}
+
+/**
+ * One pass over a query's float32 dot products: `upper` keeps the k smallest upper bounds
+ * (approx + error); tau, the k-th of them, only falls, so every image whose lower bound
+ * (approx - error) is within the final tau is collected on the way. Returns how many.
+ */
+function collectCosine(
+  dots: Float32Array,
+  row: number,
+  n: number,
+  self: number,
+  selfInverse: number,
+  inverseNorms: Float64Array,
+  error: number,
+  upper: Float64Array,
+  list: CandidateList,
+): number {
+  const last = upper.length - 1;
+  let count = 0;
+  for (let j = 0; j < n; j++) {
+    if (j === self) continue;
+    const approx = 1 - (dots[row + j] as number) * (selfInverse * (inverseNorms[j] as number));
+    if (approx + error < (upper[last] as number)) offerUpper(upper, approx + error);
+    if (approx - error <= (upper[last] as number)) {
+      if (count === list.index.length) list.grow();
+      list.index[count] = j;
+      list.low[count++] = approx - error;
+    }
+  }
+  return count;
+}
+
+function collectEuclidean(
+  dots: Float32Array,
+  row: number,
+  n: number,
+  self: number,
+  selfNorm: number,
+  norms: Float64Array,
+  selfRoot: number,
+  roots: Float64Array,
+  bound: number,
+  upper: Float64Array,
+  list: CandidateList,
+): number {
+  const last = upper.length - 1;
+  const scale = 2 * bound * selfRoot;
+  let count = 0;
+  for (let j = 0; j < n; j++) {
+    if (j === self) continue;
+    const norm = norms[j] as number;
+    const approx = selfNorm + norm - 2 * (dots[row + j] as number);
+    // 2 bound |x| |y| from the dot product, plus float64 slack.
+    const error = scale * (roots[j] as number) + 1e-12 * (selfNorm + norm);
+    if (approx + error < (upper[last] as number)) offerUpper(upper, approx + error);
+    if (approx - error <= (upper[last] as number)) {
+      if (count === list.index.length) list.grow();
+      list.index[count] = j;
+      list.low[count++] = approx - error;
+    }
+  }
+  return count;
 }
 
 /**
