@@ -171,8 +171,10 @@ interface ResolvedLayer extends ComparedLayer {
 interface ResolvedDataset {
   readonly record: DatasetRecord;
   readonly layers: readonly ResolvedLayer[];
-  /** Database ids of the images every layer holds, ascending: the row order of every layer. */
-  readonly imageIds: Int32Array;
+  /** Images every layer holds. */
+  readonly images: number;
+  /** Their database ids, ascending: the row order of every layer (read when first asked for). */
+  imageIds(): Promise<Int32Array>;
 }
 
 const NETWORK_ORDER = new Map(LAYERS.map((layer, i) => [layer.name, i]));
@@ -208,11 +210,24 @@ async function resolveDataset(store: Store, dataset: string, names: readonly str
     });
   }
   const resolved = layers.map((layer) => ({ id: layer.id, layer: layer.layer, basisSha256: layer.pcaBasis?.sha256 ?? null, vectorCount: layer.vectorCount, record: layer }));
+  for (const layer of resolved) {
+    if (layer.vectorCount === 0) throw new ConflictError(`layer ${layer.layer} of dataset "${dataset}" has no vectors yet (status ${layer.record.status}); finish its ingest first`);
+  }
+  // A layer holding a vector for every stored image needs no check (vectors belong to the
+  // dataset's images); otherwise the layers' image sets are read and compared.
+  if (resolved.every((layer) => layer.vectorCount === record.storedImages)) {
+    let ids: Promise<Int32Array> | undefined;
+    return {
+      record,
+      layers: resolved,
+      images: record.storedImages,
+      imageIds: () => (ids ??= store.withPrisma(async (db) => (await datasetImageIds(db, record.id)).ids)),
+    };
+  }
   let imageIds: Int32Array | undefined;
   let first: ResolvedLayer | undefined;
   const seen = new Map<number, Int32Array>();
   for (const layer of resolved) {
-    if (layer.vectorCount === 0) throw new ConflictError(`layer ${layer.layer} of dataset "${dataset}" has no vectors yet (status ${layer.record.status}); finish its ingest first`);
     const ids = seen.get(layer.id) ?? (await store.withPrisma((db) => layerImageIds(db, layer.id)));
     seen.set(layer.id, ids);
     if (imageIds === undefined || first === undefined) {
@@ -226,7 +241,8 @@ async function resolveDataset(store: Store, dataset: string, names: readonly str
       );
     }
   }
-  return { record, layers: resolved, imageIds: imageIds ?? new Int32Array(0) };
+  const common = imageIds ?? new Int32Array(0);
+  return { record, layers: resolved, images: common.length, imageIds: () => Promise.resolve(common) };
 }
 
 /**
@@ -256,8 +272,9 @@ class StoredLayerSource implements FeatureSource {
   }
 }
 
-function features(store: Store, resolved: ResolvedDataset, layers: readonly ResolvedLayer[]): NamedFeatures[] {
-  return layers.map((layer) => ({ name: layer.layer, features: new StoredLayerSource(store, { id: layer.id, dimension: layer.record.components }, resolved.imageIds) }));
+async function features(store: Store, resolved: ResolvedDataset, layers: readonly ResolvedLayer[]): Promise<NamedFeatures[]> {
+  const imageIds = await resolved.imageIds();
+  return layers.map((layer) => ({ name: layer.layer, features: new StoredLayerSource(store, { id: layer.id, dimension: layer.record.components }, imageIds) }));
 }
 
 // ---- questions: what a stored row answers ----
@@ -339,7 +356,7 @@ export async function compareDatasetLayers(store: Store, options: CompareDataset
   const settings = pairSettings(options);
   const resolved = await resolveDataset(store, options.dataset, [options.layerA, options.layerB], 2);
   const [a, b] = resolved.layers as [ResolvedLayer, ResolvedLayer];
-  const images = resolved.imageIds.length;
+  const images = resolved.images;
   const questions = metrics.map((metric): ComparisonQuestion => ({ metric, layerA: a, layerB: b, params: metricParams(metric, settings, images) }));
   if (metrics.includes('knn') && settings.k > images - 1) throw new InvalidInputError(`k = ${settings.k} neighbours need at least ${settings.k + 1} images; dataset "${options.dataset}" has ${images}`);
   const stored = await store.withPrisma((db) => findComparisons(db, questions));
@@ -351,7 +368,7 @@ export async function compareDatasetLayers(store: Store, options: CompareDataset
     return false;
   });
   if (missing.length > 0) {
-    const named = features(store, resolved, [a, b]);
+    const named = await features(store, resolved, [a, b]);
     const answers: { question: ComparisonQuestion; answer: ComparisonAnswer }[] = [];
     for (const question of missing) {
       const metric = question.metric as ComparisonMetric;
@@ -419,7 +436,7 @@ export async function layerSimilarityMatrix(store: Store, options: LayerSimilari
   const names = layers.map((layer) => layer.layer);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) throw new InvalidInputError(`layer ${duplicate} is listed twice; list each layer once`);
-  const images = resolved.imageIds.length;
+  const images = resolved.images;
   const metric = spec.metric;
   if (metric === 'knn' && settings.k > images - 1) throw new InvalidInputError(`k = ${settings.k} neighbours need at least ${settings.k + 1} images; dataset "${options.dataset}" has ${images}`);
   const params = metricParams(metric, settings, images);
@@ -443,7 +460,7 @@ export async function layerSimilarityMatrix(store: Store, options: LayerSimilari
     const needed = [...new Set(missing.flatMap(({ a, c }) => [a, c]))].sort((x, y) => x - y);
     const position = new Map(needed.map((layer, i) => [layer, i]));
     const result = await compareLayers(
-      features(store, resolved, needed.map((l) => layers[l] as ResolvedLayer)),
+      await features(store, resolved, needed.map((l) => layers[l] as ResolvedLayer)),
       { ...libraryOptions(options, settings), metric },
     );
     const answers = missing.map(({ a, c, question }) => {
@@ -504,7 +521,7 @@ export async function correlateBrainRdm(store: Store, options: CorrelateBrainRdm
     );
   }
   const sourceOf = new Map<number, string>(Array.from(ids, (id, i) => [id, sourceIds[i] as string]));
-  const layerIds = Array.from(resolved.imageIds, (id) => sourceOf.get(id) as string);
+  const layerIds = Array.from(await resolved.imageIds(), (id) => sourceOf.get(id) as string);
   const held = new Set(layerIds);
   const without = rdm.ids.filter((id) => !held.has(id));
   if (without.length > 0) {
@@ -520,7 +537,7 @@ export async function correlateBrainRdm(store: Store, options: CorrelateBrainRdm
   const missing = resolved.layers.filter((_, l) => !fresh(stored.get(comparisonKey(questions[l] as ComparisonQuestion)), options.recompute));
   const computed = new Map<number, { rho: number; p: number | null }>();
   if (missing.length > 0) {
-    const result = await correlateRdmWithLayers(rdm, features(store, resolved, missing), layerIds, {
+    const result = await correlateRdmWithLayers(rdm, await features(store, resolved, missing), layerIds, {
       permutations,
       alternative,
       maxImages,
@@ -533,7 +550,7 @@ export async function correlateBrainRdm(store: Store, options: CorrelateBrainRdm
       const p = permutations > 0 ? row.p : null;
       computed.set(layer.id, { rho: row.rho, p });
       const question = { metric: 'rdm' as const, layerA: layer, layerB: null, params };
-      return { question, answer: { value: row.rho, pValue: p, images: resolved.imageIds.length, imagesUsed: result.ids.length, exact: result.exact } };
+      return { question, answer: { value: row.rho, pValue: p, images: resolved.images, imagesUsed: result.ids.length, exact: result.exact } };
     });
     await store.withPrisma((db) => saveComparisons(db, resolved.record.id, answers));
   }
