@@ -13,7 +13,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runningEmbeddedDatabase } from '@strata/api';
-import { capabilities } from '@strata/core/jobs';
+import { compareDatasetLayers } from '@strata/core/compare';
+import { getMap } from '@strata/core/maps';
 import { demoImages, writeImageBrick } from '@strata/core/sources';
 import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '@strata/core/store';
 import { CLI, strata, tempDir } from './helpers.js';
@@ -161,7 +162,6 @@ describe.each(backends)('the GraphQL API on %s', (backend) => {
   let carol: string; // another editor
   let root: string; // admin
   let datasetId: string;
-  const caps = capabilities();
 
   beforeAll(async () => {
     const data = join(dir, `data-${backend}`);
@@ -325,64 +325,55 @@ describe.each(backends)('the GraphQL API on %s', (backend) => {
   });
 
   it('computes a t-SNE map and a layer comparison in the worker, equal to the core library reading the store', async () => {
-    const available = await caps;
     const mapMutation = 'mutation($id: ID!) { computeMap(datasetId: $id, layer: "pool5", perplexity: 4, seed: 1) { id kind status } }';
-    if (!available.maps) {
-      expect(code(await lab.gql(alice, mapMutation, { id: datasetId }))).toBe('NOT_IMPLEMENTED');
-    } else {
-      expect(code(await lab.gql(bob, mapMutation, { id: datasetId }))).toBe('NOT_FOUND');
-      const { computeMap } = await lab.ok(alice, mapMutation, { id: datasetId });
-      expect(computeMap.kind).toBe('MAP');
-      const { computeMap: same } = await lab.ok(alice, mapMutation, { id: datasetId });
-      expect(same.id).toBe(computeMap.id);
-      await waitForRun(lab, alice, computeMap.id, (run) => run.status === 'DONE' || run.status === 'FAILED').then((run) => expect(run.status, JSON.stringify(run)).toBe('DONE'));
-      const { tsneMap } = await lab.ok(alice, 'query($id: ID!) { tsneMap(datasetId: $id, layer: "pool5", perplexity: 4, seed: 1) { id status pointCount klDivergence columns { imageIds x y } points(limit: 2) { imageId x y image { sourceId } } mosaicUrl atlas { indexUrl index } } }', { id: datasetId });
-      expect(tsneMap.status).toBe('READY');
-      expect(tsneMap.pointCount).toBe(COUNT);
-      const { getMap } = (await import('@strata/core/maps')) as { getMap: (store: Store, key: number) => Promise<{ imageIds: Int32Array; x: Float32Array; y: Float32Array } | null> };
-      const stored = await getMap(store, Number(tsneMap.id));
-      expect(tsneMap.columns.imageIds).toEqual(Array.from(stored?.imageIds ?? []));
-      expect(tsneMap.columns.x).toEqual(Array.from(stored?.x ?? []));
-      expect(tsneMap.columns.y).toEqual(Array.from(stored?.y ?? []));
-      expect(tsneMap.points[0]).toEqual({ imageId: String(stored?.imageIds[0]), x: stored?.x[0], y: stored?.y[0], image: { sourceId: expect.any(String) } });
-      if (tsneMap.mosaicUrl) expect((await fetch(tsneMap.mosaicUrl)).status).toBe(200);
-      if (tsneMap.atlas) {
-        expect((await fetch(tsneMap.atlas.indexUrl)).status).toBe(200);
-        expect(tsneMap.atlas.index).toBeTypeOf('object');
-      }
-      const missing = await lab.ok(alice, 'query($id: ID!) { tsneMap(datasetId: $id, layer: "pool4", perplexity: 4, seed: 1) { status points { x } } }', { id: datasetId });
-      expect(missing.tsneMap).toEqual({ status: 'NOT_COMPUTED', points: [] });
-    }
+    expect(code(await lab.gql(bob, mapMutation, { id: datasetId }))).toBe('NOT_FOUND');
+    const { computeMap } = await lab.ok(alice, mapMutation, { id: datasetId });
+    expect(computeMap.kind).toBe('MAP');
+    // The same request while it is queued, running or done is the same job.
+    const { computeMap: same } = await lab.ok(alice, mapMutation, { id: datasetId });
+    expect(same.id).toBe(computeMap.id);
+    await waitForRun(lab, alice, computeMap.id, (run) => run.status === 'DONE' || run.status === 'FAILED').then((run) => expect(run.status, JSON.stringify(run)).toBe('DONE'));
+    const { tsneMap } = await lab.ok(alice, 'query($id: ID!) { tsneMap(datasetId: $id, layer: "pool5", perplexity: 4, seed: 1) { id status pointCount klDivergence columns { imageIds x y } points(limit: 2) { imageId x y image { sourceId } } mosaicUrl atlas { indexUrl index } } }', { id: datasetId });
+    expect(tsneMap.status).toBe('READY');
+    expect(tsneMap.pointCount).toBe(COUNT);
+    const stored = await getMap(store, Number(tsneMap.id));
+    expect(tsneMap.columns.imageIds).toEqual(Array.from(stored?.imageIds ?? []));
+    expect(tsneMap.columns.x).toEqual(Array.from(stored?.x ?? []));
+    expect(tsneMap.columns.y).toEqual(Array.from(stored?.y ?? []));
+    expect(tsneMap.klDivergence).toBe(stored?.klDivergence);
+    expect(tsneMap.points[0]).toEqual({ imageId: String(stored?.imageIds[0]), x: stored?.x[0], y: stored?.y[0], image: { sourceId: expect.any(String) } });
+    const mosaic = await fetch(tsneMap.mosaicUrl);
+    expect(mosaic.status).toBe(200);
+    expect(mosaic.headers.get('content-type')).toBe('image/png');
+    expect((await fetch(tsneMap.atlas.indexUrl)).status).toBe(200);
+    expect(tsneMap.atlas.index).toMatchObject({ format: 'strata-atlas' });
+    const missing = await lab.ok(alice, 'query($id: ID!) { tsneMap(datasetId: $id, layer: "pool4", perplexity: 4, seed: 1) { status points { x } } }', { id: datasetId });
+    expect(missing.tsneMap).toEqual({ status: 'NOT_COMPUTED', points: [] });
 
     const compareMutation = 'mutation($id: ID!) { computeComparison(datasetId: $id, layerA: "pool4", layerB: "pool5") { id status } }';
-    if (!available.compareLayers) {
-      expect(code(await lab.gql(alice, compareMutation, { id: datasetId }))).toBe('NOT_IMPLEMENTED');
-      return;
-    }
     const before = await lab.ok(alice, 'query($id: ID!) { compareLayers(datasetId: $id, layerA: "pool4", layerB: "pool5") { status cka } }', { id: datasetId });
     expect(before.compareLayers).toEqual({ status: 'NOT_COMPUTED', cka: null });
     const { computeComparison } = await lab.ok(alice, compareMutation, { id: datasetId });
     await waitForRun(lab, alice, computeComparison.id, (run) => run.status === 'DONE' || run.status === 'FAILED').then((run) => expect(run.status, JSON.stringify(run)).toBe('DONE'));
     const { compareLayers } = await lab.ok(alice, 'query($id: ID!) { compareLayers(datasetId: $id, layerA: "pool4", layerB: "pool5") { status cka rsa knnOverlap } }', { id: datasetId });
     expect(compareLayers.status).toBe('READY');
-    const core = (await import('@strata/core/compare')) as unknown as {
-      compareDatasetLayers: (store: Store, options: { dataset: string; layerA: string; layerB: string }) => Promise<{ cka: number; rsa: number; knnOverlap: number }>;
-    };
-    const expected = await core.compareDatasetLayers(store, { dataset: 'stimuli', layerA: 'pool4', layerB: 'pool5' });
-    expect(compareLayers.cka).toBeCloseTo(expected.cka, 12);
-    expect(compareLayers.rsa).toBeCloseTo(expected.rsa, 12);
-    expect(compareLayers.knnOverlap).toBeCloseTo(expected.knnOverlap, 12);
+    // The core library, asked the same question on the same database (it reuses the stored result).
+    const expected = await compareDatasetLayers(store, { dataset: 'stimuli', layerA: 'pool4', layerB: 'pool5' });
+    expect(compareLayers.cka).toBeCloseTo(expected.cka as number, 12);
+    expect(compareLayers.rsa).toBeCloseTo(expected.rsa as number, 12);
+    expect(compareLayers.knnOverlap).toBeCloseTo(expected.knnOverlap as number, 12);
     expect(compareLayers.cka).toBeGreaterThan(0);
     expect(compareLayers.cka).toBeLessThanOrEqual(1);
 
-    if (available.layerMatrix) {
-      const { computeLayerSimilarity } = await lab.ok(alice, 'mutation($id: ID!) { computeLayerSimilarity(datasetId: $id, metric: CKA) { id } }', { id: datasetId });
-      await waitForRun(lab, alice, computeLayerSimilarity.id, (run) => run.status === 'DONE' || run.status === 'FAILED');
-      const { layerSimilarityMatrix } = await lab.ok(alice, 'query($id: ID!) { layerSimilarityMatrix(datasetId: $id, metric: CKA) { status layers values } }', { id: datasetId });
-      expect(layerSimilarityMatrix.status).toBe('READY');
-      expect(layerSimilarityMatrix.layers).toEqual(['pool4', 'pool5']);
-      expect(layerSimilarityMatrix.values[0][1]).toBeCloseTo(compareLayers.cka, 9);
-    }
+    const { computeLayerSimilarity } = await lab.ok(alice, 'mutation($id: ID!) { computeLayerSimilarity(datasetId: $id, metric: CKA) { id } }', { id: datasetId });
+    await waitForRun(lab, alice, computeLayerSimilarity.id, (run) => run.status === 'DONE' || run.status === 'FAILED');
+    const { layerSimilarityMatrix } = await lab.ok(alice, 'query($id: ID!) { layerSimilarityMatrix(datasetId: $id, metric: CKA) { status layers values } }', { id: datasetId });
+    expect(layerSimilarityMatrix.status).toBe('READY');
+    expect(layerSimilarityMatrix.layers).toEqual(['pool4', 'pool5']);
+    expect(layerSimilarityMatrix.values).toEqual([
+      [1, compareLayers.cka],
+      [compareLayers.cka, 1],
+    ]);
   });
 
   it('shares a dataset with the lab, and cancels a queued run', async () => {

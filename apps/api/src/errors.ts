@@ -5,7 +5,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ImageDecodeError } from '@strata/core/image';
-import { NotAvailableError } from '@strata/core/jobs';
 import { StoreError } from '@strata/core/store';
 
 export type ErrorCode =
@@ -48,7 +47,6 @@ const STORE_CODES: Readonly<Record<string, ErrorCode>> = {
 /** The code for an error the library raised, or null when it is not one we expect. */
 export function codeOf(error: unknown): ErrorCode | null {
   if (error instanceof StoreError) return STORE_CODES[error.code] ?? null;
-  if (error instanceof NotAvailableError) return 'NOT_IMPLEMENTED';
   if (error instanceof ImageDecodeError) return 'BAD_USER_INPUT';
   return null;
 }

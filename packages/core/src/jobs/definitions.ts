@@ -107,10 +107,10 @@ export function readJobParams(kind: JobKind, params: unknown): JobParams {
 }
 
 /**
- * Errors that running the job again cannot fix (bad input, a conflict with what is stored, a
- * missing feature): the worker marks the job failed at once instead of letting the queue retry.
+ * Errors that running the job again cannot fix (bad input, a conflict with what is stored): the
+ * worker marks the job failed at once instead of letting the queue retry.
  */
 export function isPermanentJobError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === 'INVALID' || code === 'CONFLICT' || code === 'NOT_FOUND' || code === 'NOT_IMPLEMENTED' || error instanceof RangeError || error instanceof TypeError;
+  return code === 'INVALID' || code === 'CONFLICT' || code === 'NOT_FOUND' || error instanceof RangeError || error instanceof TypeError;
 }

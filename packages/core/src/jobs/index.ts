@@ -1,12 +1,19 @@
 /**
  * @strata/core/jobs: the long jobs Strata's workers run (extraction, t-SNE maps, layer
  * comparisons), their parameters and keys. The queue (pg-boss) and the worker process are in
- * apps/api; the job table in ../store/job-repository.ts. Loads onnxruntime only when an
- * extraction runs.
+ * apps/api; the job table in ../store/job-repository.ts.
+ *
+ * Importing this subpath is light (the API process does, for job keys); onnxruntime, the t-SNE
+ * workers and sharp load on the first runJob, in workers only.
  */
+import type { JobContext, JobResult } from './run-job.js';
+
 export { JOB_QUEUE, isPermanentJobError, jobKey, readJobParams } from './definitions.js';
 export type { ComparisonParams, ExtractionParams, JobMessage, JobParams, LayerMatrixParams, MapParams } from './definitions.js';
-export { runJob } from './run-job.js';
 export type { JobContext, JobResult } from './run-job.js';
-export { NotAvailableError, capabilities, compareModule, mapsModule } from './optional-modules.js';
-export type { Capabilities, CompareModule, CompareProgressLike, LayerComparisonResult, LayerMatrixResult, MapProgressLike, MapRecord, MapsModule } from './optional-modules.js';
+
+/** Runs one job (see ./run-job.ts). */
+export async function runJob(context: JobContext): Promise<JobResult> {
+  const { runJob: run } = await import('./run-job.js');
+  return run(context);
+}

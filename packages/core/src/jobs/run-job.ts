@@ -9,8 +9,10 @@ import { ingestDataset, type IngestPhase } from '../ingest/index.js';
 import { openImageSource } from '../sources/open.js';
 import type { JobItemError, JobProgress, JobRecord } from '../store/job-repository.js';
 import type { Store } from '../store/store.js';
+import { compareDatasetLayers, layerSimilarityMatrix } from '../compare/dataset.js';
+import { buildDatasetAtlas, computeMap, renderStoredMosaic } from '../maps/index.js';
+import type { TsneMethod } from '../tsne/types.js';
 import { readJobParams, type ComparisonParams, type ExtractionParams, type LayerMatrixParams, type MapParams } from './definitions.js';
-import { compareModule, mapsModule, type MapProgressLike } from './optional-modules.js';
 
 export interface JobContext {
   readonly store: Store;
@@ -105,75 +107,53 @@ async function runExtraction(context: JobContext, params: ExtractionParams): Pro
 }
 
 async function runMap(context: JobContext, params: MapParams): Promise<JobResult> {
-  const maps = await mapsModule();
   const { store, report, signal } = context;
   report({ phase: 't-SNE', done: 0, total: 0, rate: null });
   const started = performance.now();
-  const map = await maps.computeMap(store, {
+  const map = await computeMap(store, {
     dataset: params.dataset,
     layer: params.layer,
     perplexity: params.perplexity,
     seed: params.seed,
     ...(params.iterations !== undefined ? { iterations: params.iterations } : {}),
-    ...(params.method !== undefined ? { method: params.method } : {}),
+    ...(params.method !== undefined ? { method: params.method as TsneMethod | 'auto' } : {}),
     ...(context.threads ? { threads: context.threads } : {}),
     staleAfterMs: context.staleAfterMs ?? 60_000,
-    onProgress: (p: MapProgressLike) => {
-      const done = p.done ?? p.iteration;
-      const total = p.total ?? p.iterations;
-      const seconds = (performance.now() - started) / 1000;
-      report({
-        phase: `t-SNE${p.phase ? ` ${p.phase}` : ''}${p.step ? ` ${p.step}` : ''}`,
-        ...(done !== undefined ? { done, rate: done / Math.max(seconds, 1e-3) } : {}),
-        ...(total !== undefined ? { total } : {}),
-      });
-    },
+    onProgress: (p) => report({ phase: `t-SNE ${p.phase}`, done: p.iteration, total: p.total, rate: p.iteration / Math.max((performance.now() - started) / 1000, 1e-3) }),
     signal,
   });
   const result: Record<string, unknown> = { mapId: map.id, klDivergence: map.klDivergence, points: map.imageIds.length };
-  if (params.mosaic && maps.renderStoredMosaic) {
+  if (params.mosaic) {
     report({ phase: 'mosaic', done: 0, total: 1, rate: null });
-    const mosaic = await maps.renderStoredMosaic(store, map.id, { signal });
-    if (mosaic.path) result.mosaicPath = mosaic.path;
+    result.mosaicPath = (await renderStoredMosaic(store, map.id, { signal })).path;
   }
-  if (params.atlas && maps.buildDatasetAtlas) {
+  if (params.atlas) {
     report({ phase: 'atlas', done: 0, total: 1, rate: null });
-    const atlas = await maps.buildDatasetAtlas(store, params.dataset, { signal });
-    if (atlas.atlasDir) result.atlasDir = atlas.atlasDir;
+    result.atlasDir = (await buildDatasetAtlas(store, params.dataset, { signal })).atlasDir;
   }
   return result;
 }
 
 async function runComparison(context: JobContext, params: ComparisonParams): Promise<JobResult> {
-  const compare = await compareModule('compareDatasetLayers');
   context.report({ phase: `compare ${params.layerA} ${params.layerB}`, done: 0, total: 1, rate: null });
-  const result = await compare.compareDatasetLayers(context.store, {
+  const result = await compareDatasetLayers(context.store, {
     dataset: params.dataset,
     layerA: params.layerA,
     layerB: params.layerB,
     signal: context.signal,
-    onProgress: (p) => context.report({ phase: `compare${p.step ? `: ${p.step}` : ''}`, ...(p.done !== undefined ? { done: p.done } : {}), ...(p.total !== undefined ? { total: p.total } : {}) }),
+    onProgress: (p) => context.report({ phase: `compare: ${p.step}`, done: p.done, total: p.total }),
   });
-  return { cka: result.cka, rsa: result.rsa, knnOverlap: result.knnOverlap, ...(result.images !== undefined ? { images: result.images } : {}) };
+  return { cka: result.cka, rsa: result.rsa, knnOverlap: result.knnOverlap, images: result.images };
 }
 
 async function runLayerMatrix(context: JobContext, params: LayerMatrixParams): Promise<JobResult> {
-  const compare = await compareModule('layerSimilarityMatrix');
   context.report({ phase: `layer matrix (${params.metric})`, done: 0, total: 1, rate: null });
-  const result = await compare.layerSimilarityMatrix(context.store, {
+  const result = await layerSimilarityMatrix(context.store, {
     dataset: params.dataset,
     metric: params.metric,
     signal: context.signal,
-    onProgress: (p) => context.report({ phase: `layer matrix${p.step ? `: ${p.step}` : ''}`, ...(p.done !== undefined ? { done: p.done } : {}), ...(p.total !== undefined ? { total: p.total } : {}) }),
+    onProgress: (p) => context.report({ phase: `layer matrix: ${p.step}`, done: p.done, total: p.total }),
   });
-  const n = result.layers.length;
-  const flat: number[] = [];
-  const values = result.values as ArrayLike<number> | readonly (readonly number[])[];
-  if (values.length === n && n > 0 && Array.isArray((values as readonly unknown[])[0])) {
-    for (const row of values as readonly (readonly number[])[]) flat.push(...row);
-  } else {
-    for (let i = 0; i < values.length; i++) flat.push(Number((values as ArrayLike<number>)[i]));
-  }
-  if (flat.length !== n * n) throw new Error(`layerSimilarityMatrix returned ${flat.length} values for ${n} layers; expected ${n * n}`);
-  return { layers: [...result.layers], values: flat };
+  // Row-major layers x layers, as JSON numbers.
+  return { layers: [...result.layers], values: Array.from(result.values), images: result.images };
 }

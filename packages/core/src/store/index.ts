@@ -101,3 +101,5 @@ export {
   vectorCounts,
 } from './lookup-repository.js';
 export type { DatasetRow, ImageRow, LayerRow } from './lookup-repository.js';
+export { imageNeighbors } from './neighbor-repository.js';
+export type { ImageNeighbors, ImageNeighborsQuery } from './neighbor-repository.js';

@@ -1,14 +1,12 @@
-import { capabilities, jobKey } from '@strata/core/jobs';
+import { jobKey } from '@strata/core/jobs';
 import { latestJob } from '@strata/core/store';
 import type { MutationResolvers } from '../../generated/resolvers.js';
-import { apiError } from '../../errors.js';
 import { requireCompute, requireDataset } from '../helpers.js';
 import { requireReadyLayer } from './computeMap.js';
 
 export const computeComparison: MutationResolvers['computeComparison'] = async (_parent, args, context) => {
   const dataset = await requireDataset(context, args.datasetId);
   requireCompute(context, dataset, 'computeComparison');
-  if (!(await capabilities()).compareLayers) throw apiError('NOT_IMPLEMENTED', 'layer comparisons are not available in this build of Strata yet (@strata/core/compare has no compareDatasetLayers)');
   const layerA = await requireReadyLayer(context, dataset, args.layerA, 'layerA');
   const layerB = await requireReadyLayer(context, dataset, args.layerB, 'layerB');
   const params = { dataset: dataset.name, layerA, layerB };

@@ -1,14 +1,13 @@
-import { capabilities, jobKey } from '@strata/core/jobs';
+import { jobKey } from '@strata/core/jobs';
 import { latestJob } from '@strata/core/store';
 import type { MutationResolvers } from '../../generated/resolvers.js';
-import { apiError, badInput } from '../../errors.js';
+import { badInput } from '../../errors.js';
 import { requireCompute, requireDataset } from '../helpers.js';
 import { METRIC_NAMES } from '../Query/layerSimilarityMatrix.js';
 
 export const computeLayerSimilarity: MutationResolvers['computeLayerSimilarity'] = async (_parent, args, context) => {
   const dataset = await requireDataset(context, args.datasetId);
   requireCompute(context, dataset, 'computeLayerSimilarity');
-  if (!(await capabilities()).layerMatrix) throw apiError('NOT_IMPLEMENTED', 'layer similarity matrices are not available in this build of Strata yet (@strata/core/compare has no layerSimilarityMatrix)');
   const ready = (await context.loaders.layers.load(dataset.id)).filter((layer) => layer.status === 'ready');
   if (ready.length < 2) throw badInput(`dataset "${dataset.name}" has ${ready.length} ready layer(s); a matrix needs at least 2`, { argument: 'datasetId' });
   const params = { dataset: dataset.name, metric: METRIC_NAMES[args.metric ?? 'CKA'] };

@@ -1,7 +1,7 @@
-import { capabilities, jobKey, type MapParams } from '@strata/core/jobs';
+import { jobKey, type MapParams } from '@strata/core/jobs';
 import { latestJob } from '@strata/core/store';
 import type { MutationResolvers } from '../../generated/resolvers.js';
-import { apiError, badInput } from '../../errors.js';
+import { badInput } from '../../errors.js';
 import type { ApiContext } from '../../context.js';
 import type { DatasetModel } from '../../models.js';
 import { checkLayer, requireCompute, requireDataset } from '../helpers.js';
@@ -27,7 +27,6 @@ export async function requireReadyLayer(context: ApiContext, dataset: DatasetMod
 export const computeMap: MutationResolvers['computeMap'] = async (_parent, args, context) => {
   const dataset = await requireDataset(context, args.datasetId);
   requireCompute(context, dataset, 'computeMap');
-  if (!(await capabilities()).maps) throw apiError('NOT_IMPLEMENTED', 't-SNE maps are not available in this build of Strata yet (@strata/core/maps has no computeMap)');
   const layer = await requireReadyLayer(context, dataset, args.layer, 'layer');
   const { perplexity, seed } = checkMapParams(args.perplexity ?? 30, args.seed ?? 0);
   if (args.iterations != null && (!Number.isInteger(args.iterations) || args.iterations < 50 || args.iterations > 10_000)) {
