@@ -7,7 +7,7 @@
 // --trust-sample points it is computed on a fixed random subsample of that size (O(n^2) time).
 //
 //   npm run build -w @strata/core
-//   node bench/tsne/run.mjs [1000,5000,20000,73000] [--data synthetic|digits|file.f32|file.npy]
+//   node bench/tsne/run.mjs [1000,5000,20000,73000] [--data synthetic|pca|digits|file.f32|file.npy]
 //       [--dim 50] [--threads N] [--sklearn-max N] [--trust-sample 5000] [--method auto]
 //
 // sklearn at 73,000 points takes tens of minutes (its neighbour search alone ~12 min); use
@@ -18,6 +18,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generator, principalAxes, synthetic } from './data.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const python = process.env.STRATA_REFERENCE_PYTHON ?? '/usr/bin/python3';
@@ -68,48 +69,15 @@ function readF32(path) {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
-/** mulberry32 uniforms and Box-Muller normals: the data are the same on every machine. */
-function generator(seed) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  return { next, normal };
-}
-
-/**
- * Stand-in for PCA-reduced CNN features: 40 classes, each a 10-dimensional Gaussian "manifold"
- * (random linear map) around its own centre, plus isotropic noise, in `dim` dimensions.
- */
-function synthetic(n, dim) {
-  const { normal } = generator(42);
-  const classes = 40;
-  const intrinsic = 10;
-  const centres = Float64Array.from({ length: classes * dim }, () => 2 * normal());
-  const maps = Float64Array.from({ length: classes * intrinsic * dim }, () => normal() / Math.sqrt(intrinsic));
-  const x = new Float32Array(n * dim);
-  const z = new Float64Array(intrinsic);
-  for (let i = 0; i < n; i++) {
-    const c = i % classes;
-    for (let l = 0; l < intrinsic; l++) z[l] = 2 * normal();
-    for (let d = 0; d < dim; d++) {
-      let v = centres[c * dim + d] + 0.7 * normal();
-      for (let l = 0; l < intrinsic; l++) v += z[l] * maps[(c * intrinsic + l) * dim + d];
-      x[i * dim + d] = v;
-    }
-  }
-  return x;
-}
-
 function loadData(n) {
   if (values.data === 'synthetic') {
     const dim = Number(values.dim);
     return { x: synthetic(n, dim), dim, label: `synthetic ${dim}-d, 40 classes` };
+  }
+  if (values.data === 'pca') {
+    // The synthetic classes on their principal axes: what stored PCA vectors look like.
+    const dim = Number(values.dim);
+    return { x: principalAxes(synthetic(n, dim), n, dim, dir), dim, label: `PCA of synthetic ${dim}-d` };
   }
   if (values.data === 'digits') {
     const path = join(dir, 'digits.f32');

@@ -122,11 +122,71 @@ function nextMark(s: Scratch): number {
   return s.mark;
 }
 
-function sqDist(data: Float32Array, dim: number, a: number, b: number): number {
+/** Dimensions summed between two looks at the bound in the bounded distances below. */
+const BOUND_STRIDE = 16;
+
+/**
+ * Squared distance of rows a and b, summed in dimension order (so bit for bit the plain sum),
+ * giving up once a partial sum exceeds `bound`: the terms are non-negative and rounding is
+ * monotone, so the full sum would exceed it too, and the partial sum (> bound) is returned.
+ * PCA output puts most of the variance in the first components, so a far candidate is
+ * rejected after a few strides: at 256 dimensions this skips most of the work.
+ */
+function sqDistBounded(data: Float32Array, dim: number, a: number, b: number, bound: number): number {
   const oa = a * dim;
   const ob = b * dim;
   let s = 0;
-  for (let d = 0; d < dim; d++) {
+  let d = 0;
+  // Whole strides unrolled by four (same order of additions), then the rest.
+  const whole = dim - (dim % BOUND_STRIDE);
+  while (d < whole) {
+    const end = d + BOUND_STRIDE;
+    for (; d < end; d += 4) {
+      const t0 = (data[oa + d] as number) - (data[ob + d] as number);
+      const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
+      const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
+      const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
+      s += t0 * t0;
+      s += t1 * t1;
+      s += t2 * t2;
+      s += t3 * t3;
+    }
+    if (s > bound) return s;
+  }
+  for (; d < dim; d++) {
+    const t = (data[oa + d] as number) - (data[ob + d] as number);
+    s += t * t;
+  }
+  return s;
+}
+
+/**
+ * As sqDistBounded for a caller that rounds the result to float32 before comparing: gives up
+ * only when even the rounded partial sum exceeds `bound` (a float32 value), so that the rounded
+ * full sum would too.
+ */
+function sqDistBoundedF32(data: Float32Array, dim: number, a: number, b: number, bound: number): number {
+  const oa = a * dim;
+  const ob = b * dim;
+  let s = 0;
+  let d = 0;
+  // Whole strides unrolled by four (same order of additions), then the rest.
+  const whole = dim - (dim % BOUND_STRIDE);
+  while (d < whole) {
+    const end = d + BOUND_STRIDE;
+    for (; d < end; d += 4) {
+      const t0 = (data[oa + d] as number) - (data[ob + d] as number);
+      const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
+      const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
+      const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
+      s += t0 * t0;
+      s += t1 * t1;
+      s += t2 * t2;
+      s += t3 * t3;
+    }
+    if (Math.fround(s) > bound) return s;
+  }
+  for (; d < dim; d++) {
     const t = (data[oa + d] as number) - (data[ob + d] as number);
     s += t * t;
   }
@@ -158,7 +218,8 @@ export function forestCandidatesRows(task: ForestCandidatesTask, from: number, t
         const j = perm[base + at] as number;
         if (seen[j] === mark) continue;
         seen[j] = mark;
-        const d = sqDist(data, dim, i, j);
+        // Rejected early when already farther than the k-th best (heapAccepts then refuses it).
+        const d = sqDistBounded(data, dim, i, j, heapD[0] as number);
         if (heapAccepts(heapD, heapI, 0, d, j)) heapReplaceTop(heapD, heapI, 0, k, d, j);
       }
     }
@@ -192,7 +253,7 @@ export function refineRows(task: RefineTask, from: number, to: number): number {
     const consider = (w: number): void => {
       seen[w] = explored;
       // float32 like the stored distances, so old and new entries compare alike.
-      const d = Math.fround(sqDist(data, dim, u, w));
+      const d = Math.fround(sqDistBoundedF32(data, dim, u, w, heapD[0] as number));
       if (heapAccepts(heapD, heapI, 0, d, w)) heapReplaceTop(heapD, heapI, 0, k, d, w);
     };
     const vb = Math.min(breadth, k);
