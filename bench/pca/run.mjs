@@ -2,10 +2,13 @@
 // PCA speed and parity: Strata's fitPca + projection of every row vs scikit-learn's PCA
 // (Debian's python3-sklearn) with svd_solver='full' and 'randomized' (same k), on the same
 // seeded low-rank-plus-noise float32 matrix, measured in the same run and printed as ratios,
-// with each side's peak RSS (each runs in its own process). sklearn holds the matrix in RAM,
-// so keep shapes modest; Strata reads it from the .npy file.
+// with each side's peak RSS (each runs in its own process). Strata and sklearn randomized
+// alternate over --rounds and the medians are compared (the machine may be shared); sklearn
+// full runs once. sklearn holds the matrix in RAM, so keep shapes modest; Strata reads it
+// from the .npy file. Parity is against sklearn full and against the exact float64 answer
+// (exact64.py).
 //
-//   node bench/pca/run.mjs [--shapes 5000x25088,1500x200704] [--components 256]
+//   node bench/pca/run.mjs [--shapes 5000x25088,1500x200704] [--components 256] [--rounds 3]
 //   node bench/pca/run.mjs --width-check [--width-rows 1000x802816,300x3211264]
 //
 // --width-check runs Strata alone at pool1 and conv1 widths (files of ~3.5 GB in $TMPDIR)
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     'width-check': { type: 'boolean', default: false },
     'width-rows': { type: 'string', default: '1000x802816,300x3211264' },
     memory: { type: 'string', default: '1024' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const k = Number(values.components);
@@ -96,27 +100,43 @@ try {
       console.log(`  phases ${JSON.stringify(result.phases)}, solver ${JSON.stringify(result.solver)}`);
     }
   } else {
-    console.log(`k = ${k}, ${cpus().length} cores; times are fit + projection of every row; sklearn's exclude loading the .npy into RAM`);
+    const rounds = Number(values.rounds);
+    console.log(`k = ${k}, ${cpus().length} cores; times are fit + projection of every row, medians of ${rounds} alternating rounds; sklearn's exclude loading the .npy into RAM`);
+    const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
     for (const text of values.shapes.split(',')) {
       const shape = parseShape(text);
       const input = generate(shape);
-      const ours = runStrata(input, k, join(dir, 'strata.npy'));
-      const reference = JSON.parse(execFileSync(python, [join(here, 'sklearn_pca.py'), input, String(k), join(dir, 'sklearn')], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+      const sklearn = (solvers) =>
+        JSON.parse(execFileSync(python, [join(here, 'sklearn_pca.py'), input, String(k), join(dir, 'sklearn'), '--solvers', solvers], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+      const full = sklearn('full');
+      const strataRuns = [];
+      const randomizedRuns = [];
+      for (let round = 0; round < rounds; round += 1) {
+        strataRuns.push(runStrata(input, k, join(dir, 'strata.npy')));
+        randomizedRuns.push(sklearn('randomized'));
+      }
+      const exact = JSON.parse(execFileSync(python, [join(here, 'exact64.py'), input, String(k), join(dir, 'exact.npy')], { encoding: 'utf8' }));
+      const ours = strataRuns[strataRuns.length - 1];
       const oursY = readNpyMatrix(join(dir, 'strata.npy'));
       const fullY = readNpyMatrix(join(dir, 'sklearn-full.npy'));
       const randomizedY = readNpyMatrix(join(dir, 'sklearn-randomized.npy'));
-      const strataSeconds = ours.fitSeconds + ours.projectSeconds;
-      const vsFull = parity(oursY, ours.ratio, fullY, reference.full.ratio);
-      const randomizedVsFull = parity(randomizedY, reference.randomized.ratio, fullY, reference.full.ratio);
+      const exactY = readNpyMatrix(join(dir, 'exact.npy'));
+      const strataSeconds = median(strataRuns.map((run) => run.fitSeconds + run.projectSeconds));
+      const randomizedSeconds = median(randomizedRuns.map((run) => run.randomized.seconds));
+      const line = (name, p) => `  ${name.padEnd(34)} ratio error (first 50) ${p.ratio.toExponential(1)}, worst |cos| first 50 ${p.first.toFixed(6)}, all ${k} ${p.all.toFixed(6)}`;
       console.log(`\n${shape.rows} x ${shape.columns} float32 (${((shape.rows * shape.columns * 4) / 1e9).toFixed(2)} GB)`);
-      console.log(`  Strata            ${fmt(strataSeconds).padStart(8)}  (fit ${fmt(ours.fitSeconds)}: ${Object.entries(ours.phases).map(([p, s]) => `${p} ${s.toFixed(1)}`).join(', ')}; project ${fmt(ours.projectSeconds)})  peak RSS ${ours.maxRssMb.toFixed(0)} MB`);
-      console.log(`  sklearn full      ${fmt(reference.full.seconds).padStart(8)}  Strata is ${(reference.full.seconds / strataSeconds).toFixed(2)}x as fast`);
-      console.log(`  sklearn randomized${fmt(reference.randomized.seconds).padStart(8)}  Strata is ${(reference.randomized.seconds / strataSeconds).toFixed(2)}x as fast   (sklearn load ${fmt(reference.load_seconds)}, peak RSS ${reference.max_rss_mb.toFixed(0)} MB)`);
-      console.log(`  solver ${JSON.stringify(ours.solver)}`);
       console.log(
-        `  parity vs sklearn full: ratio error (first 50) ${vsFull.ratio.toExponential(1)}, worst |cos| first 50 ${vsFull.first.toFixed(6)}, all ${k} ${vsFull.all.toFixed(6)}` +
-          `  [sklearn randomized vs full: ${randomizedVsFull.ratio.toExponential(1)}, ${randomizedVsFull.first.toFixed(6)}, ${randomizedVsFull.all.toFixed(6)}]`,
+        `  Strata             ${fmt(strataSeconds).padStart(8)}  rounds ${strataRuns.map((run) => (run.fitSeconds + run.projectSeconds).toFixed(1)).join(', ')}; last: fit ${fmt(ours.fitSeconds)} (${Object.entries(ours.phases)
+          .map(([p, sec]) => `${p} ${sec.toFixed(1)}`)
+          .join(', ')}), project ${fmt(ours.projectSeconds)}; peak RSS ${ours.maxRssMb.toFixed(0)} MB`,
       );
+      console.log(`  sklearn randomized ${fmt(randomizedSeconds).padStart(8)}  rounds ${randomizedRuns.map((run) => run.randomized.seconds.toFixed(1)).join(', ')}; Strata is ${(randomizedSeconds / strataSeconds).toFixed(2)}x as fast`);
+      console.log(`  sklearn full       ${fmt(full.full.seconds).padStart(8)}  Strata is ${(full.full.seconds / strataSeconds).toFixed(2)}x as fast  (sklearn load ${fmt(full.load_seconds)}, peak RSS ${full.max_rss_mb.toFixed(0)} MB)`);
+      console.log(`  solver ${JSON.stringify(ours.solver)}`);
+      console.log(line('Strata vs exact float64', parity(oursY, ours.ratio, exactY, exact.ratio)));
+      console.log(line('sklearn full (float32) vs exact', parity(fullY, full.full.ratio, exactY, exact.ratio)));
+      console.log(line('Strata vs sklearn full', parity(oursY, ours.ratio, fullY, full.full.ratio)));
+      console.log(line('sklearn randomized vs sklearn full', parity(randomizedY, randomizedRuns[0].randomized.ratio, fullY, full.full.ratio)));
       rmSync(input, { force: true });
     }
   }

@@ -250,7 +250,7 @@ describe('fitPca', () => {
     for (const m of [model, loaded, streamed]) await m.dispose();
   });
 
-  test('a basis larger than half the memory budget goes to a temporary file, moved into place by save()', async () => {
+  test('a basis larger than a quarter of the memory budget goes to a temporary file, moved into place by save()', async () => {
     const work = mkdtempSync(join(dir, 'spill-'));
     const model = await fitPca(memorySample(data, rows, columns), { components: 16, memoryBudget: 16 << 20, tempDir: work });
     expect(model.inMemory).toBe(true); // 900 x 16 floats is small

@@ -61,13 +61,13 @@ export interface PcaOptions {
   readonly memoryBudget?: number;
   /** Where a basis too large for memory (and a copied sample) are written. Default os.tmpdir(). */
   readonly tempDir?: string;
-  /** 'dense' (tridiagonal QL on the whole n x n matrix), 'subspace', or 'auto' (dense when n <= 700). Default 'auto'. */
+  /** 'dense' (tridiagonal QL on the whole n x n matrix), 'subspace', or 'auto' (dense when n <= 400 or k is near n). Default 'auto'. */
   readonly eigensolver?: 'auto' | 'dense' | 'subspace';
   /** Most subspace iterations. Default 100. */
   readonly maxIterations?: number;
 }
 
-const DENSE_LIMIT = 700;
+const DENSE_LIMIT = 400;
 /** Largest output of one second-pass product (components of a slice of features). */
 const PART_BYTES = 32 << 20;
 
@@ -284,22 +284,19 @@ async function fitGram(context: FitContext): Promise<Fitted> {
   // written to a file as it is computed). Column blocks get what remains after the fixed
   // costs: the float64 Gram matrix, its float32 copy for the solver, onnxruntime's output
   // panels and their copies (20 n^2 bytes), the basis, a sample gathered in memory, and the
-  // second pass's slices (PART_BYTES each: the input slice, onnxruntime's output, its copy).
+  // second pass's blocks (PART_BYTES each: the input, onnxruntime's output, its copy).
   const basisBytes = d * k * 4;
   const inMemory = basisBytes <= budget / 4;
   const available = budget - 20 * n * n - (inMemory ? basisBytes : 0) - context.source.residentBytes - 3 * PART_BYTES;
   const width = Math.max(1, Math.min(d, Math.floor(Math.max(available, 16 << 20) / (4 * n))));
-  // Second pass: slices of a block small enough that each product's input copy and output
-  // are <= PART_BYTES.
-  const sliceWidth = Math.max(1, Math.floor(PART_BYTES / (4 * Math.max(n, k))));
   const blocks = columnBlocks(d, width);
-  const buffer = new Float32Array(n * Math.min(width, d));
+  let buffer: Float32Array | undefined = new Float32Array(n * Math.min(width, d));
   const mean64 = new Float64Array(d);
   let totalSumOfSquares = 0;
   report({ phase: 'gram', done: 0, total: blocks.length });
   for (const [index, [start, end]] of blocks.entries()) {
     signal?.throwIfAborted();
-    const block = buffer.subarray(0, n * (end - start));
+    const block = (buffer as Float32Array).subarray(0, n * (end - start));
     const { means, sumOfSquares } = readCentredBlock(context, start, end, block);
     mean64.set(means, start);
     totalSumOfSquares += sumOfSquares;
@@ -307,6 +304,9 @@ async function fitGram(context: FitContext): Promise<Fitted> {
     report({ phase: 'gram', done: index + 1, total: blocks.length });
   }
   for (let r = 0; r < n; r += 1) for (let c = 0; c < r; c += 1) gram[r * n + c] = gram[c * n + r] as number;
+  // Keep the sample only if it is one block whose components fit one product (see the second pass).
+  const cached = blocks.length === 1 && d * k * 4 <= PART_BYTES ? buffer : undefined;
+  buffer = undefined;
 
   const eigen = await topEigenpairs(context, gram, n);
   const threshold = nullThreshold(gram);
@@ -329,29 +329,25 @@ async function fitGram(context: FitContext): Promise<Fitted> {
     writer?.write(mean);
     const meanProjection = new Float64Array(k);
     const squares = new Float64Array(k);
-    const sliceBuffer = new Float32Array(n * Math.min(sliceWidth, width));
-    report({ phase: 'basis', done: 0, total: blocks.length });
-    for (const [index, [start, end]] of blocks.entries()) {
+    // Second pass: the sample again, in blocks narrow enough that each product's output
+    // (w x k) stays under PART_BYTES, read straight into place (no copies). A sample that
+    // fitted in one block is still centred in memory from the first pass and is used whole
+    // when its output is small enough.
+    const secondWidth = Math.max(1, Math.min(width, Math.floor(PART_BYTES / (4 * Math.max(n, k)))));
+    const second = cached ? blocks : columnBlocks(d, secondWidth);
+    const secondBuffer = cached ?? new Float32Array(n * Math.min(secondWidth, d));
+    report({ phase: 'basis', done: 0, total: second.length });
+    for (const [index, [start, end]] of second.entries()) {
       signal?.throwIfAborted();
       const w = end - start;
-      const block = buffer.subarray(0, n * w);
-      // One block: it is still in the buffer, centred, from the first pass.
-      if (blocks.length > 1) readCentredBlock(context, start, end, block);
-      for (let s0 = 0; s0 < w; s0 += sliceWidth) {
-        const s1 = Math.min(w, s0 + sliceWidth);
-        const ws = s1 - s0;
-        let slice = block;
-        if (ws < w) {
-          slice = sliceBuffer.subarray(0, n * ws);
-          for (let r = 0; r < n; r += 1) slice.set(block.subarray(r * w + s0, r * w + s1), r * ws);
-        }
-        const part = await kernels.matmulTransposeA(slice, n, ws, scaled, k);
-        for (let i = 0; i < ws; i += 1) for (let j = 0; j < k; j += 1) squares[j] = (squares[j] as number) + (part[i * k + j] as number) ** 2;
-        if (data) data.set(part, (start + s0) * k);
-        else writer?.write(part);
-        addMeanProjection(mean, part, start + s0, start + s1, k, meanProjection);
-      }
-      report({ phase: 'basis', done: index + 1, total: blocks.length });
+      const block = secondBuffer.subarray(0, n * w);
+      if (!cached) readCentredBlock(context, start, end, block);
+      const part = await kernels.matmulTransposeA(block, n, w, scaled, k);
+      for (let i = 0; i < w; i += 1) for (let j = 0; j < k; j += 1) squares[j] = (squares[j] as number) + (part[i * k + j] as number) ** 2;
+      if (data) data.set(part, start * k);
+      else writer?.write(part);
+      addMeanProjection(mean, part, start, end, k, meanProjection);
+      report({ phase: 'basis', done: index + 1, total: second.length });
     }
     let normError = 0;
     for (let j = 0; j < k; j += 1) if ((values[j] as number) > 0) normError = Math.max(normError, Math.abs(1 - Math.sqrt(squares[j] as number)));
