@@ -69,6 +69,21 @@ describe('PgliteWireServer', () => {
     }
   });
 
+  it('streams large results whole, to several connections at once', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    try {
+      await pool.query(`CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 4) AS v FROM generate_series(1, 200000) g`);
+      // More than a socket takes at once: the server must not hand it PGlite's reused memory.
+      const results = await Promise.all([1, 2, 3, 4].map(() => pool.query('SELECT id, v FROM big ORDER BY id')));
+      for (const result of results) {
+        expect(result.rows).toHaveLength(200000);
+        expect(result.rows[199999]).toEqual({ id: 200000, v: expect.stringMatching(/^[0-9a-f]{128}$/) });
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('rolls back the open transaction of a connection that drops, and lets the others go on', async () => {
     const client = new pg.Client({ connectionString: url });
     client.on('error', () => undefined);

@@ -226,7 +226,9 @@ export class PgliteWireServer {
         try {
           await this.#db.execProtocolRawStream(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), {
             onRawData: (data) => {
-              if (!connection.closed && data.length > 0) connection.socket.write(data);
+              // A copy: `data` is a view of PGlite's memory, reused by the next chunk, and a
+              // socket that cannot take it at once keeps a reference until it can.
+              if (!connection.closed && data.length > 0) connection.socket.write(Buffer.from(data));
             },
           });
         } catch (error) {
