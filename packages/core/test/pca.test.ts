@@ -360,6 +360,13 @@ describe('errors', () => {
     await expect(PcaModel.load(join(dir, 'short.pca'))).rejects.toThrow(/truncated or appended/);
   });
 
+  test('a memory budget too small for the Gram matrix says how much is needed', async () => {
+    const square = memorySample(new Float32Array(1000 * 1000), 1000, 1000);
+    await expect(fitPca(square, { components: 2, memoryBudget: 16 << 20 })).rejects.toThrow(
+      /memoryBudget 16 MiB is too small for the Gram matrix of 1000 samples: \d+ MiB needed at least/,
+    );
+  });
+
   test('an aborted fit stops with the signal', async () => {
     const controller = new AbortController();
     controller.abort(new Error('stop now'));

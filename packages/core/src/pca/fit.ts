@@ -68,8 +68,21 @@ export interface PcaOptions {
 }
 
 const DENSE_LIMIT = 400;
-/** Largest output of one second-pass product (components of a slice of features). */
+/** Largest output of one second-pass product (components of a block of features), at most budget / 16. */
 const PART_BYTES = 32 << 20;
+/** Fewest columns per block worth a product on onnxruntime. */
+const MIN_BLOCK_COLUMNS = 256;
+
+/** Fails early, with numbers, when the fixed costs leave no room for column blocks. */
+function checkRoom(available: number, perColumn: number, what: string, budget: number, n: number): void {
+  const needed = perColumn * MIN_BLOCK_COLUMNS;
+  if (available < needed) {
+    throw new RangeError(
+      `memoryBudget ${(budget / 2 ** 20).toFixed(0)} MiB is too small for ${what} of ${n} samples: ` +
+        `${((budget - available + needed) / 2 ** 20).toFixed(0)} MiB needed at least; raise memoryBudget or lower maxSamples`,
+    );
+  }
+}
 
 function checkInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -287,8 +300,10 @@ async function fitGram(context: FitContext): Promise<Fitted> {
   // second pass's blocks (PART_BYTES each: the input, onnxruntime's output, its copy).
   const basisBytes = d * k * 4;
   const inMemory = basisBytes <= budget / 4;
-  const available = budget - 20 * n * n - (inMemory ? basisBytes : 0) - context.source.residentBytes - 3 * PART_BYTES;
-  const width = Math.max(1, Math.min(d, Math.floor(Math.max(available, 16 << 20) / (4 * n))));
+  const partBytes = Math.min(PART_BYTES, Math.floor(budget / 16));
+  const available = budget - 20 * n * n - (inMemory ? basisBytes : 0) - context.source.residentBytes - 3 * partBytes;
+  checkRoom(available, 4 * n, 'the Gram matrix', budget, n);
+  const width = Math.max(1, Math.min(d, Math.floor(available / (4 * n))));
   const blocks = columnBlocks(d, width);
   let buffer: Float32Array | undefined = new Float32Array(n * Math.min(width, d));
   const mean64 = new Float64Array(d);
@@ -305,7 +320,7 @@ async function fitGram(context: FitContext): Promise<Fitted> {
   }
   for (let r = 0; r < n; r += 1) for (let c = 0; c < r; c += 1) gram[r * n + c] = gram[c * n + r] as number;
   // Keep the sample only if it is one block whose components fit one product (see the second pass).
-  const cached = blocks.length === 1 && d * k * 4 <= PART_BYTES ? buffer : undefined;
+  const cached = blocks.length === 1 && d * k * 4 <= partBytes ? buffer : undefined;
   buffer = undefined;
 
   const eigen = await topEigenpairs(context, gram, n);
@@ -333,7 +348,7 @@ async function fitGram(context: FitContext): Promise<Fitted> {
     // (w x k) stays under PART_BYTES, read straight into place (no copies). A sample that
     // fitted in one block is still centred in memory from the first pass and is used whole
     // when its output is small enough.
-    const secondWidth = Math.max(1, Math.min(width, Math.floor(PART_BYTES / (4 * Math.max(n, k)))));
+    const secondWidth = Math.max(1, Math.min(width, Math.floor(partBytes / (4 * Math.max(n, k)))));
     const second = cached ? blocks : columnBlocks(d, secondWidth);
     const secondBuffer = cached ?? new Float32Array(n * Math.min(secondWidth, d));
     report({ phase: 'basis', done: 0, total: second.length });
@@ -375,7 +390,8 @@ async function fitCovariance(context: FitContext): Promise<Fitted> {
   // fixed costs: the float64 covariance, its float32 copy and products (16 D^2 bytes), the
   // basis (D < n, so it is small), a sample gathered in memory.
   const available = budget - 16 * d * d - d * k * 4 - context.source.residentBytes;
-  const width = Math.max(1, Math.min(d, Math.floor(Math.max(available, 16 << 20) / (8 * n))));
+  checkRoom(available, 8 * n, `the ${d} x ${d} covariance`, budget, n);
+  const width = Math.max(1, Math.min(d, Math.floor(available / (8 * n))));
   const blocks = columnBlocks(d, width);
   const first = new Float32Array(n * Math.min(width, d));
   const second = blocks.length > 1 ? new Float32Array(n * Math.min(width, d)) : first;
