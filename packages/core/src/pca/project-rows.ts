@@ -51,9 +51,10 @@ export async function projectRows(model: PcaModel, sample: PcaSample, options: P
     }
     return;
   }
-  // Tiles: many rows x one block of features; the basis block is read once per tile.
+  // Tiles: many rows x one block of features; the basis block is read once per tile. Half
+  // the budget per tile, as above.
   const featureBlock = Math.max(1, Math.min(d, Math.floor((64 << 20) / (4 * k))));
-  const tileRows = Math.max(1, Math.min(total, Math.floor(budget / (4 * featureBlock))));
+  const tileRows = Math.max(1, Math.min(total, Math.floor(budget / (8 * featureBlock))));
   const kernels = new MatrixKernels(options.threads === undefined ? {} : { threads: options.threads });
   try {
     for (let start = 0; start < total; start += tileRows) {
