@@ -53,7 +53,7 @@ export function registerPca(program: Command): void {
     .command('pca')
     .description('fit PCA on a seeded sample of the rows of X.npy (float32, N x D) and write every row projected to OUT.npy (N x K float32), plus the basis file')
     .requiredOption('--in <file>', 'input matrix, float32 .npy, N x D (e.g. features/pool1.npy)')
-    .requiredOption('--components <k>', `number of components, at most min(N, D) and ${MAX_COMPONENTS} (pgvector's HNSW limit)`, '256')
+    .option('--components <k>', `number of components, at most min(N, D) and ${MAX_COMPONENTS} (pgvector's HNSW limit)`, '256')
     .option('--seed <n>', 'seed for the row sample and the solver', '0')
     .option('--whiten', 'scale projections to unit variance')
     .option('--no-center', 'do not subtract the mean (decompose X itself)')

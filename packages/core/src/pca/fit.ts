@@ -54,9 +54,10 @@ export interface PcaOptions {
   /** onnxruntime intra-op threads. Default: onnxruntime's choice (one per core). */
   readonly threads?: number;
   /**
-   * Memory for sample blocks, the basis and the solver, in bytes. Default 1 GiB. The Gram
-   * matrix (12 n^2 bytes, 300 MB at n = 5000) comes out of it; the rest sets how many
-   * columns are read per block. A basis larger than a quarter of it is written to a file.
+   * Memory for sample blocks, the basis and the solver, in bytes (the runtime itself, ~250 MB,
+   * comes on top). Default 1 GiB. The Gram matrix and its copies (20 n^2 bytes, 500 MB at
+   * n = 5000) come out of it; the rest sets how many columns are read per block. A basis
+   * larger than a quarter of it is written to a file.
    */
   readonly memoryBudget?: number;
   /** Where a basis too large for memory (and a copied sample) are written. Default os.tmpdir(). */
