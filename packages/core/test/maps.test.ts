@@ -173,8 +173,9 @@ describe.each(backends)('maps on %s', (backend) => {
       computeMap(store, { dataset: 'demo', layer: 'pool5', perplexity: 12, onProgress: () => progressB++ }),
     ]);
     expect(a.id).toBe(b.id);
-    expect(progressA).toBeGreaterThan(0);
-    expect(progressB).toBe(0);
+    // Either call may claim the computation first; exactly one of them runs t-SNE.
+    expect(Math.max(progressA, progressB)).toBeGreaterThan(0);
+    expect(Math.min(progressA, progressB)).toBe(0);
   });
 
   it('refuses unknown datasets and layers, unready layers and impossible perplexities, changing nothing', async () => {
