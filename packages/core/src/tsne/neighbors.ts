@@ -15,6 +15,11 @@ export interface NeighborGraph {
   indices: Int32Array;
   /** n x k squared distances, as float32 (what sklearn hands to the perplexity search). */
   sqDistances: Float32Array;
+  /**
+   * Approximate search only: the points in an order that keeps neighbours close (the first
+   * tree's leaf order), for callers that want their own arrays laid out that way.
+   */
+  order?: Int32Array;
 }
 
 /**
@@ -144,7 +149,7 @@ function toInputOrder(idx: Int32Array, sqDist: Float32Array, order: Int32Array, 
       outSqDist[row + s] = d;
     }
   }
-  return { k, indices: outIdx, sqDistances: outSqDist };
+  return { k, indices: outIdx, sqDistances: outSqDist, order };
 }
 
 /**

@@ -8,12 +8,12 @@
  */
 import { createRandom } from '../random.js';
 import { jointProbabilities } from './affinities.js';
-import { sharedFloat64, toSharedFloat32 } from './buffers.js';
+import { sharedFloat32, sharedFloat64, sharedInt32, toSharedFloat32 } from './buffers.js';
 import { createExecutor, defaultThreads } from './executor.js';
 import { DEFAULT_FFT_SETTINGS } from './gradient-fft.js';
 import type { Executor } from './executor.js';
 import { pcaInit, randomInit } from './init.js';
-import { chooseNeighborMethod, nearestNeighbors } from './neighbors.js';
+import { chooseNeighborMethod, nearestNeighbors, type NeighborGraph } from './neighbors.js';
 import { chooseMethod } from './method.js';
 import { optimize } from './optimize.js';
 import type { TsneOptions, TsneResult } from './types.js';
@@ -24,6 +24,23 @@ export const PARALLEL_MIN_N = 1500;
 /** Number of neighbours sklearn uses for a perplexity: min(n - 1, floor(3 perplexity + 1)). */
 export function neighborCount(n: number, perplexity: number): number {
   return Math.min(n - 1, Math.floor(3 * perplexity + 1));
+}
+
+/** The neighbour graph with points renamed to their position in `order`, rows in that order. */
+function localGraph(graph: NeighborGraph, order: Int32Array, n: number, k: number): NeighborGraph {
+  const rank = new Int32Array(n);
+  for (let at = 0; at < n; at++) rank[order[at] as number] = at;
+  const indices = sharedInt32(n * k);
+  const sqDistances = sharedFloat32(n * k);
+  for (let at = 0; at < n; at++) {
+    const row = (order[at] as number) * k;
+    for (let t = 0; t < k; t++) {
+      const j = graph.indices[row + t] as number;
+      indices[at * k + t] = j < 0 ? j : (rank[j] as number);
+      sqDistances[at * k + t] = graph.sqDistances[row + t] as number;
+    }
+  }
+  return { k, indices, sqDistances };
 }
 
 export async function tsne(data: Float32Array, n: number, dim: number, options: TsneOptions = {}): Promise<TsneResult> {
@@ -84,7 +101,12 @@ export async function tsne(data: Float32Array, n: number, dim: number, options: 
   try {
     onProgress?.({ phase: 'neighbors', iteration: 0, total: n });
     const shared = executor.threads > 1 ? toSharedFloat32(data) : data;
-    const graph = await nearestNeighbors(executor, shared, n, dim, k, neighborMethod, random, signal);
+    const found = await nearestNeighbors(executor, shared, n, dim, k, neighborMethod, random, signal);
+    // Large inputs are optimised in the neighbour search's locality order (row at is input
+    // point order[at]): a point's neighbours are then near it in y, which the attractive
+    // forces read for every non-zero of P. The map is put back in input order at the end.
+    const order = found.order;
+    const graph = order === undefined ? found : localGraph(found, order, n, k);
     const neighborsDone = performance.now();
 
     onProgress?.({ phase: 'affinities', iteration: 0, total: n });
@@ -95,8 +117,9 @@ export async function tsne(data: Float32Array, n: number, dim: number, options: 
 
     onProgress?.({ phase: 'init', iteration: 0, total: iterations });
     const y = sharedFloat64(2 * n);
-    if (init instanceof Float32Array) y.set(init);
-    else y.set(init === 'pca' ? pcaInit(data, n, dim, random) : randomInit(n, random));
+    const start = init instanceof Float32Array ? Float64Array.from(init) : init === 'pca' ? pcaInit(data, n, dim, random) : randomInit(n, random);
+    if (order === undefined) y.set(start);
+    else for (let at = 0; at < n; at++) [y[2 * at], y[2 * at + 1]] = [start[2 * (order[at] as number)] as number, start[2 * (order[at] as number) + 1] as number];
     signal?.throwIfAborted();
 
     const result = await optimize(executor, p, y, {
@@ -111,8 +134,11 @@ export async function tsne(data: Float32Array, n: number, dim: number, options: 
       onProgress,
     });
     const finished = performance.now();
+    const embedding = new Float32Array(2 * n);
+    if (order === undefined) embedding.set(y);
+    else for (let at = 0; at < n; at++) [embedding[2 * (order[at] as number)], embedding[2 * (order[at] as number) + 1]] = [y[2 * at] as number, y[2 * at + 1] as number];
     return {
-      embedding: Float32Array.from(y),
+      embedding,
       klDivergence: result.klDivergence,
       iterations: result.lastIteration + 1,
       method,
