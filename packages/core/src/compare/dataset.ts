@@ -28,6 +28,7 @@ import {
 import { ConflictError, InvalidInputError, NotFoundError } from '../store/errors.js';
 import type { DatasetRecord, LayerRecord, Store } from '../store/store.js';
 import type { VectorSpace } from '../store/vectors.js';
+import { DEFAULT_MEMORY_BYTES } from './cka.js';
 import { validateRdm, type ExternalRdm } from './external-rdm.js';
 import type { FeatureSource, NamedFeatures } from './features.js';
 import type { Kernel } from './kernel.js';
@@ -245,9 +246,29 @@ async function resolveDataset(store: Store, dataset: string, names: readonly str
   return { record, layers: resolved, images: common.length, imageIds: () => Promise.resolve(common) };
 }
 
+/** Blocks read from the database kept for a second pass, up to a byte budget shared by the layers of one computation. */
+class BlockCache {
+  readonly #blocks = new Map<string, Float32Array>();
+  #bytes = 0;
+
+  constructor(readonly budget: number) {}
+
+  async get(key: string, read: () => Promise<Float32Array>): Promise<Float32Array> {
+    const hit = this.#blocks.get(key);
+    if (hit) return hit;
+    const block = await read();
+    if (this.#bytes + block.byteLength <= this.budget) {
+      this.#blocks.set(key, block);
+      this.#bytes += block.byteLength;
+    }
+    return block;
+  }
+}
+
 /**
  * One stored layer as a FeatureSource: rows are `imageIds` in order, read from the database
- * a block (or a gathered sample) at a time.
+ * a block (or a gathered sample) at a time. With a cache, blocks are kept for the next pass
+ * (CKA reads every block twice).
  */
 class StoredLayerSource implements FeatureSource {
   readonly rows: number;
@@ -257,13 +278,16 @@ class StoredLayerSource implements FeatureSource {
     readonly store: Store,
     readonly space: VectorSpace,
     readonly imageIds: Int32Array,
+    readonly cache: BlockCache | undefined,
   ) {
     this.rows = imageIds.length;
     this.columns = space.dimension;
   }
 
   read(rowStart: number, rowEnd: number, colStart: number, colEnd: number): Promise<Float32Array> {
-    return this.store.withPrisma((db) => readVectorRows(db, this.space, this.imageIds.subarray(rowStart, rowEnd), colStart, colEnd));
+    const whole = rowStart === 0 && rowEnd === this.rows;
+    const read = () => this.store.withPrisma((db) => readVectorRows(db, this.space, this.imageIds.subarray(rowStart, rowEnd), colStart, colEnd, whole));
+    return this.cache ? this.cache.get(`${this.space.id}:${rowStart}:${rowEnd}:${colStart}:${colEnd}`, read) : read();
   }
 
   readRows(rows: Int32Array, colStart: number, colEnd: number): Promise<Float32Array> {
@@ -272,9 +296,11 @@ class StoredLayerSource implements FeatureSource {
   }
 }
 
-async function features(store: Store, resolved: ResolvedDataset, layers: readonly ResolvedLayer[]): Promise<NamedFeatures[]> {
+/** The layers as sources; CKA (two passes over every block) keeps blocks within half the memory budget. */
+async function features(store: Store, resolved: ResolvedDataset, layers: readonly ResolvedLayer[], metric: ComparisonMetric | 'rdm', memoryBytes: number | undefined): Promise<NamedFeatures[]> {
   const imageIds = await resolved.imageIds();
-  return layers.map((layer) => ({ name: layer.layer, features: new StoredLayerSource(store, { id: layer.id, dimension: layer.record.components }, imageIds) }));
+  const cache = metric === 'cka' || metric === 'cka-debiased' ? new BlockCache((memoryBytes ?? DEFAULT_MEMORY_BYTES) / 2) : undefined;
+  return layers.map((layer) => ({ name: layer.layer, features: new StoredLayerSource(store, { id: layer.id, dimension: layer.record.components }, imageIds, cache) }));
 }
 
 // ---- questions: what a stored row answers ----
@@ -368,10 +394,10 @@ export async function compareDatasetLayers(store: Store, options: CompareDataset
     return false;
   });
   if (missing.length > 0) {
-    const named = await features(store, resolved, [a, b]);
     const answers: { question: ComparisonQuestion; answer: ComparisonAnswer }[] = [];
     for (const question of missing) {
       const metric = question.metric as ComparisonMetric;
+      const named = await features(store, resolved, [a, b], metric, options.memoryBytes);
       const result = await compareLayers(named, { ...libraryOptions(options, settings), metric });
       answers.push({ question, answer: { value: result.values[1] as number, images, imagesUsed: result.imagesUsed, exact: result.exact } });
     }
@@ -460,7 +486,7 @@ export async function layerSimilarityMatrix(store: Store, options: LayerSimilari
     const needed = [...new Set(missing.flatMap(({ a, c }) => [a, c]))].sort((x, y) => x - y);
     const position = new Map(needed.map((layer, i) => [layer, i]));
     const result = await compareLayers(
-      await features(store, resolved, needed.map((l) => layers[l] as ResolvedLayer)),
+      await features(store, resolved, needed.map((l) => layers[l] as ResolvedLayer), metric, options.memoryBytes),
       { ...libraryOptions(options, settings), metric },
     );
     const answers = missing.map(({ a, c, question }) => {
@@ -537,7 +563,7 @@ export async function correlateBrainRdm(store: Store, options: CorrelateBrainRdm
   const missing = resolved.layers.filter((_, l) => !fresh(stored.get(comparisonKey(questions[l] as ComparisonQuestion)), options.recompute));
   const computed = new Map<number, { rho: number; p: number | null }>();
   if (missing.length > 0) {
-    const result = await correlateRdmWithLayers(rdm, await features(store, resolved, missing), layerIds, {
+    const result = await correlateRdmWithLayers(rdm, await features(store, resolved, missing, 'rdm', options.memoryBytes), layerIds, {
       permutations,
       alternative,
       maxImages,
