@@ -4,7 +4,7 @@
 // features: 30.7 GFLOP per image, 3.9 to pool1). Rounds alternate Strata and the recipe so
 // that a machine whose speed drifts affects both alike; the median ratio is the figure.
 //
-//   node bench/extract/run.mjs [--images 48] [--layers pool1,pool5] [--batch-size 8] [--rounds 3]
+//   node bench/extract/run.mjs [--images 48] [--layers pool1,pool5] [--batch-size 2] [--rounds 3]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     images: { type: 'string', default: '48' },
     layers: { type: 'string', default: 'pool1,pool5' },
-    'batch-size': { type: 'string', default: '8' },
+    'batch-size': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
   },
 });

@@ -31,7 +31,7 @@ export function registerExtract(program: Command): void {
     .option('--limit <n>', 'only the first N images')
     .requiredOption('--layers <list>', 'comma-separated layers, e.g. pool1,pool5, or "all" (see `strata layers`)')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--batch-size <n>', 'images per model pass', '8')
+    .option('--batch-size <n>', 'images per model pass (small batches keep early layers in cache on CPUs)', '2')
     .option('--threads <n>', 'inference threads (default: all cores)')
     .option('--device <name>', 'execution provider: cpu or cuda', 'cpu')
     .option('--checkpoint-interval <seconds>', 'most seconds of work a crash can lose', '1')
