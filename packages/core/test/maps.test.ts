@@ -165,6 +165,20 @@ describe.each(backends)('maps on %s', (backend) => {
     expect(await listMaps(store, 'half')).toEqual([]);
   });
 
+  it('reads a layer larger than one page of vectors', async () => {
+    const count = 4200;
+    const big = await createSyntheticDataset(store, { name: 'big', layer: 'pool5', count, dimension: 3, indexes: [] });
+    try {
+      const map = await computeMap(store, { dataset: 'big', layer: 'pool5', iterations: 30, threads: 1 });
+      expect(map).toMatchObject({ pointCount: count, status: 'done', method: 'bh' });
+      expect(Array.from(map.imageIds)).toEqual(Array.from(big.imageIds));
+      const direct = await tsne(big.vectors, count, 3, { iterations: 30, threads: 1 });
+      expect(Array.from(map.x)).toEqual(Array.from({ length: count }, (_, i) => direct.embedding[2 * i]));
+    } finally {
+      await store.withPrisma((prisma) => prisma.dataset.delete({ where: { name: 'big' } }));
+    }
+  });
+
   it('shares one computation between concurrent calls', async () => {
     let progressA = 0;
     let progressB = 0;
