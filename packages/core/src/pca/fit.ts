@@ -15,8 +15,7 @@
  * component i) largest in absolute value is made positive, so a fit is reproducible and
  * matches sklearn's signs on the same sample.
  */
-import { randomBytes } from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,9 +54,9 @@ export interface PcaOptions {
   readonly threads?: number;
   /**
    * Memory for sample blocks, the basis and the solver, in bytes (the runtime itself, ~250 MB,
-   * comes on top). Default 1 GiB. The Gram matrix and its copies (20 n^2 bytes, 500 MB at
-   * n = 5000) come out of it; the rest sets how many columns are read per block. A basis
-   * larger than a quarter of it is written to a file.
+   * comes on top). Default 1 GiB. The Gram matrix, its copies and the solver's blocks
+   * (about 16 n^2 bytes: 420 MB at n = 5000, k = 256) come out of it; the rest sets how many
+   * columns are read per block. A basis larger than a quarter of it is written to a file.
    */
   readonly memoryBudget?: number;
   /** Where a basis too large for memory (and a copied sample) are written. Default os.tmpdir(). */
@@ -69,6 +68,11 @@ export interface PcaOptions {
 }
 
 const DENSE_LIMIT = 400;
+
+/** Extra vectors the subspace solver iterates beyond k. */
+function oversampleFor(k: number): number {
+  return Math.min(256, Math.max(32, Math.ceil(k / 2)));
+}
 /** Largest output of one second-pass product (components of a block of features), at most budget / 16. */
 const PART_BYTES = 32 << 20;
 /** Fewest columns per block worth a product on onnxruntime. */
@@ -240,7 +244,7 @@ function readCentredBlock(context: FitContext, start: number, end: number, out: 
 /** Eigenpairs of the symmetric m x m matrix s64 (float64, full), by the dense or the subspace solver. */
 async function topEigenpairs(context: FitContext, s64: Float64Array, m: number): Promise<EigenResult & { solver: 'dense' | 'subspace' }> {
   const { k, kernels, report, signal, seed, maxIterations } = context;
-  const oversample = Math.min(256, Math.max(32, Math.ceil(k / 2)));
+  const oversample = oversampleFor(k);
   const dense = context.solverChoice === 'dense' || (context.solverChoice === 'auto' && (m <= DENSE_LIMIT || k + oversample >= m / 2));
   if (dense) {
     report({ phase: 'eigen', done: 0, total: 1 });
@@ -295,14 +299,16 @@ async function fitGram(context: FitContext): Promise<Fitted> {
   const { n, d, k, kernels, report, signal, budget } = context;
   const gram = new Float64Array(n * n);
   // The basis stays in memory when it takes at most a quarter of the budget (else it is
-  // written to a file as it is computed). Column blocks get what remains after the fixed
-  // costs: the float64 Gram matrix, its float32 copy for the solver, onnxruntime's output
-  // panels and their copies (20 n^2 bytes), the basis, a sample gathered in memory, and the
-  // second pass's blocks (PART_BYTES each: the input, onnxruntime's output, its copy).
+  // written to a file as it is computed). Column blocks get what remains after: the float64
+  // Gram matrix (8 n^2 bytes); the larger of onnxruntime's Gram panels with their copies
+  // (8 n^2) and the solver's float32 matrix and blocks (4 n^2 + 64 n l); the basis; a sample
+  // gathered in memory; the second pass's output and its copy (partBytes each; its input
+  // fits in the freed first-pass buffer).
   const basisBytes = d * k * 4;
   const inMemory = basisBytes <= budget / 4;
   const partBytes = Math.min(PART_BYTES, Math.floor(budget / 16));
-  const available = budget - 20 * n * n - (inMemory ? basisBytes : 0) - context.source.residentBytes - 3 * partBytes;
+  const solverBytes = Math.max(8 * n * n, 4 * n * n + 64 * n * Math.min(n, k + oversampleFor(k)));
+  const available = budget - 8 * n * n - solverBytes - (inMemory ? basisBytes : 0) - context.source.residentBytes - 2 * partBytes;
   checkRoom(available, 4 * n, 'the Gram matrix', budget, n);
   const width = Math.max(1, Math.min(d, Math.floor(available / (4 * n))));
   const blocks = columnBlocks(d, width);
