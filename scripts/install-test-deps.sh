@@ -3,7 +3,8 @@
 # sklearn). Never runtime dependencies of Strata.
 set -euo pipefail
 # debootstrap builds the Postgres + pgvector test server's root (scripts/postgres-server.sh).
-packages=(python3-torch python3-torchvision python3-onnx python3-numpy python3-scipy python3-sklearn python3-h5py python3-skimage python3-pil debootstrap)
+# chromium runs the web app's browser tests (test/web*.test.ts, through playwright-core).
+packages=(python3-torch python3-torchvision python3-onnx python3-numpy python3-scipy python3-sklearn python3-h5py python3-skimage python3-pil debootstrap chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
