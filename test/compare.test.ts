@@ -26,9 +26,10 @@ import { CLI, ROOT, strata, tempDir } from './helpers.js';
 
 const dir = tempDir('compare-cli');
 
-beforeAll(() => {
+// A test, not a beforeAll: a failing hook would only mark the tests skipped, and skips are not failures.
+it('has the built CLI to run (npm test builds first)', () => {
   const built = join(ROOT, 'apps/cli/dist/commands/compare.js');
-  if (!existsSync(built)) throw new Error(`${built} is missing: the CLI is not built (npm run build; npm test builds first)`);
+  expect(existsSync(built), `${built} is missing: the CLI is not built (npm run build)`).toBe(true);
 });
 
 const compare = (args: string[]): SpawnSyncReturns<string> => strata(['compare', ...args]);
