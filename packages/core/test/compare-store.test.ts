@@ -246,11 +246,32 @@ describe.each(backends)('stored comparisons on $name', ({ name: backend }) => {
     expect(grown.cka).toBe((await compareLayers(layers, { metric: 'cka' })).values[1]);
   });
 
+  it('reads a layer larger than one page of vectors (4,096) in pages, giving the same numbers', async () => {
+    const count = 4200;
+    const random = createRandom(6);
+    const ids = await store.withPrisma(async (prisma) => {
+      const model = await prisma.model.findFirstOrThrow();
+      const dataset = await prisma.dataset.create({ data: { name: 'paged', sourceKind: 'hdf5', sourcePath: '/data/paged.h5', imageCount: count, modelId: model.id } });
+      await prisma.image.createMany({ data: Array.from({ length: count }, (_, i) => ({ datasetId: dataset.id, index: i, sourceId: String(i), width: 1, height: 1 })) });
+      for (const layer of ['pool1', 'pool2']) await prisma.datasetLayer.create({ data: { datasetId: dataset.id, layer, modelId: model.id, components: 3, status: 'ready' } });
+      return Int32Array.from(await prisma.image.findMany({ where: { datasetId: dataset.id }, orderBy: { id: 'asc' }, select: { id: true } }), (row) => row.id);
+    });
+    const named: NamedFeatures[] = [];
+    for (const layer of ['pool1', 'pool2']) {
+      const data = Float32Array.from({ length: count * 3 }, () => random.normal());
+      await store.insertVectors('paged', layer, ids, data);
+      named.push({ name: layer, features: { data, rows: count, columns: 3 } });
+    }
+    const result = await compareDatasetLayers(store, { dataset: 'paged', layerA: 'pool1', layerB: 'pool2', metrics: ['knn', 'cka'], k: 3, maxQueries: 500 });
+    expect(result.knnOverlap).toBe((await compareLayers(named, { metric: 'knn', k: 3, maxQueries: 500 })).values[1]);
+    expect(result.cka).toBe((await compareLayers(named, { metric: 'cka' })).values[1]);
+  });
+
   it('refuses unknown datasets, layers and images, bad RDMs and options, storing nothing', async () => {
     const before = await comparisonRows(store);
     const pair = { dataset: 'demo', layerA: 'pool1', layerB: 'pool5' };
     await expect(compareDatasetLayers(store, { ...pair, dataset: 'nope' })).rejects.toThrow(NotFoundError);
-    await expect(compareDatasetLayers(store, { ...pair, dataset: 'nope' })).rejects.toThrow(/unknown dataset "nope"; the store has "demo"/);
+    await expect(compareDatasetLayers(store, { ...pair, dataset: 'nope' })).rejects.toThrow(/unknown dataset "nope"; the store has "demo", "paged"/);
     await expect(compareDatasetLayers(store, { ...pair, layerB: 'pool4' })).rejects.toThrow(/dataset "demo" has no layer "pool4"; it has pool1, pool3, pool5/);
     await expect(layerSimilarityMatrix(store, { dataset: 'demo', metric: 'cca' })).rejects.toThrow(/Unknown metric "cca"; expected one of cka, cka-debiased, rsa, knn/);
     await expect(layerSimilarityMatrix(store, { dataset: 'demo', metric: 'knn', k: 500 })).rejects.toThrow(/k = 500 neighbours need at least 501 images; dataset "demo" has 160/);

@@ -246,6 +246,9 @@ async function resolveDataset(store: Store, dataset: string, names: readonly str
   return { record, layers: resolved, images: common.length, imageIds: () => Promise.resolve(common) };
 }
 
+/** Vectors per database query. */
+const READ_PAGE = 4096;
+
 /** Blocks read from the database kept for a second pass, up to a byte budget shared by the layers of one computation. */
 class BlockCache {
   readonly #blocks = new Map<string, Float32Array>();
@@ -285,16 +288,30 @@ class StoredLayerSource implements FeatureSource {
   }
 
   read(rowStart: number, rowEnd: number, colStart: number, colEnd: number): Promise<Float32Array> {
-    const whole = rowStart === 0 && rowEnd === this.rows;
-    const read = () => this.store.withPrisma((db) => readVectorRows(db, this.space, this.imageIds.subarray(rowStart, rowEnd), colStart, colEnd, whole));
+    const read = () => this.#readIds(this.imageIds.subarray(rowStart, rowEnd), colStart, colEnd);
     return this.cache ? this.cache.get(`${this.space.id}:${rowStart}:${rowEnd}:${colStart}:${colEnd}`, read) : read();
   }
 
   readRows(rows: Int32Array, colStart: number, colEnd: number): Promise<Float32Array> {
-    const ids = Int32Array.from(rows, (row) => this.imageIds[row] as number);
-    return this.store.withPrisma((db) => readVectorRows(db, this.space, ids, colStart, colEnd));
+    return this.#readIds(Int32Array.from(rows, (row) => this.imageIds[row] as number), colStart, colEnd);
+  }
+
+  /**
+   * At most READ_PAGE vectors per query: the database builds a query's whole answer as text
+   * first, and a whole 73,000-image layer at once peaks PGlite at 1.4 GB.
+   */
+  async #readIds(ids: Int32Array, colStart: number, colEnd: number): Promise<Float32Array> {
+    if (ids.length <= READ_PAGE) return this.store.withPrisma((db) => readVectorRows(db, this.space, ids, colStart, colEnd));
+    const width = colEnd - colStart;
+    const out = new Float32Array(ids.length * width);
+    for (let start = 0; start < ids.length; start += READ_PAGE) {
+      const page = ids.subarray(start, Math.min(ids.length, start + READ_PAGE));
+      out.set(await this.store.withPrisma((db) => readVectorRows(db, this.space, page, colStart, colEnd)), start * width);
+    }
+    return out;
   }
 }
+
 
 /** The layers as sources; CKA (two passes over every block) keeps blocks within half the memory budget. */
 async function features(store: Store, resolved: ResolvedDataset, layers: readonly ResolvedLayer[], metric: ComparisonMetric | 'rdm', memoryBytes: number | undefined): Promise<NamedFeatures[]> {

@@ -180,27 +180,10 @@ export async function datasetImageIds(db: Db, datasetId: number): Promise<{ ids:
 }
 
 /**
- * All of a layer's vectors, without an id filter (a third faster on PGlite), when they are
- * exactly `imageIds` (ascending); undefined otherwise.
- */
-async function readWholeLayer(db: Db, space: VectorSpace, imageIds: Int32Array, colStart: number, colEnd: number): Promise<Float32Array | undefined> {
-  const { imageIds: found, vectors } = await readVectors(db, space);
-  if (found.length !== imageIds.length || found.some((id, i) => id !== imageIds[i])) return undefined;
-  if (colStart === 0 && colEnd === space.dimension) return vectors;
-  const width = colEnd - colStart;
-  const out = new Float32Array(imageIds.length * width);
-  for (let r = 0; r < imageIds.length; r++) out.set(vectors.subarray(r * space.dimension + colStart, r * space.dimension + colEnd), r * width);
-  return out;
-}
-
-/**
  * The vectors of these images (any order) as rows in that order, columns [colStart, colEnd).
- * Every image must have a vector in the layer. `whole`: the ids are probably all of the
- * layer's, ascending (a whole-layer read), so read the layer unfiltered and check.
+ * Every image must have a vector in the layer. One query: keep `imageIds` to a few thousand.
  */
-export async function readVectorRows(db: Db, space: VectorSpace, imageIds: Int32Array, colStart = 0, colEnd = space.dimension, whole = false): Promise<Float32Array> {
-  const all = whole ? await readWholeLayer(db, space, imageIds, colStart, colEnd) : undefined;
-  if (all) return all;
+export async function readVectorRows(db: Db, space: VectorSpace, imageIds: Int32Array, colStart = 0, colEnd = space.dimension): Promise<Float32Array> {
   const { imageIds: found, vectors } = await readVectors(db, space, Array.from(imageIds));
   const rowOf = new Map<number, number>();
   found.forEach((id, row) => rowOf.set(id, row));
