@@ -11,6 +11,8 @@ import { insidePolygon, lassoSelect } from '../apps/web/src/viewer/lasso.js';
 import { buildPointGrid, forEachInBounds, nearestPoint, pickPoint } from '../apps/web/src/viewer/point-grid.js';
 import { procrustes2d } from '../apps/web/src/viewer/procrustes.js';
 import { mulberry32, syntheticAtlas, syntheticMap } from '../apps/web/src/viewer/synthetic.js';
+import { TileCache } from '../apps/web/src/viewer/textures.js';
+import { FrameQueue } from '../apps/web/src/viewer/update-queue.js';
 import { Viewport } from '../apps/web/src/viewer/viewport.js';
 
 describe('Viewport', () => {
@@ -175,6 +177,91 @@ describe('atlas columns', () => {
     const grid = buildPointGrid(map.x, map.y, 0.004);
     expect(grid.items.length).toBe(73_000);
     expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('tile cache', () => {
+  // A stand-in GPU device: the cache's bookkeeping is what is tested here.
+  const uploads: { y: number; height: number }[] = [];
+  const device = {
+    createTexture: (props: { width: number; height: number }) => ({
+      width: props.width,
+      height: props.height,
+      copyExternalImage: (options: { y: number; height: number }) => uploads.push({ y: options.y, height: options.height }),
+      destroy: () => undefined,
+    }),
+  } as unknown as ConstructorParameters<typeof TileCache>[0];
+
+  it('hands out whole rows, oldest first, centres thumbnails in their cells, and cancels requests whose rows it takes back', () => {
+    const cache = new TileCache(device, { id: 'test', cellSize: 32, cols: 4, rows: 4 });
+    expect(cache.capacity).toBe(16);
+    const first = cache.allocate([{ image: 10, w: 32, h: 24 }, { image: 11, w: 20, h: 32 }, ...[12, 13, 14].map((image) => ({ image, w: 32, h: 32 }))], 1);
+    expect(first.evictedTickets).toEqual([]);
+    expect(first.bands).toHaveLength(1);
+    expect(first.bands[0]).toMatchObject({ firstRow: 0, rows: 2, width: 128, height: 64 });
+    expect(first.bands[0]?.items.map((item) => [item.image, item.slot, item.dx, item.dy])).toEqual([
+      [10, 0, 0, 4],
+      [11, 1, 32 + 6, 0],
+      [12, 2, 64, 0],
+      [13, 3, 96, 0],
+      [14, 4, 0, 32],
+    ]);
+    const rect = new Float32Array(4);
+    cache.rect(1, rect, 0);
+    expect([...rect]).toEqual([38, 0, 20, 32]);
+    expect(cache.has(11)).toBe(true);
+    // At most half the cache per request; the next rows follow, then the ring wraps over the oldest.
+    const second = cache.allocate(Array.from({ length: 20 }, (_, i) => ({ image: 100 + i, w: 32, h: 32 })), 2);
+    expect(second.bands.map((band) => [band.firstRow, band.rows, band.items.length])).toEqual([[2, 2, 8]]);
+    const third = cache.allocate([{ image: 200, w: 32, h: 32 }], 3);
+    expect(third.bands.map((band) => band.firstRow)).toEqual([0]);
+    expect(third.evictedTickets).toEqual([1]);
+    expect(cache.has(10)).toBe(false);
+    expect(cache.has(14)).toBe(true);
+    cache.release(2);
+    cache.forget(second.bands[0]?.items ?? []);
+    expect(cache.has(100)).toBe(false);
+    expect(cache.size).toBe(2);
+    // A band's bitmap goes up in one upload at its first row.
+    const bitmap = { width: 128, height: 32, close: () => undefined } as unknown as ImageBitmap;
+    cache.upload(third.bands[0] as (typeof third.bands)[number], bitmap);
+    expect(uploads.at(-1)).toEqual({ y: 0, height: 32 });
+  });
+});
+
+describe('the frame queue', () => {
+  it('coalesces changes into one commit per frame, and never runs commits on top of each other', () => {
+    const frames: (() => void)[] = [];
+    const globals = globalThis as unknown as { requestAnimationFrame: (f: () => void) => number; cancelAnimationFrame: (id: number) => void };
+    const saved = { raf: globals.requestAnimationFrame, caf: globals.cancelAnimationFrame };
+    globals.requestAnimationFrame = (f) => frames.push(f);
+    globals.cancelAnimationFrame = () => {
+      throw new Error('nothing is scheduled twice, so nothing is cancelled');
+    };
+    try {
+      let commits = 0;
+      let queue: FrameQueue | null = null;
+      queue = new FrameQueue(() => {
+        commits += 1;
+        // A change during a commit is committed once more afterwards, on the next frame.
+        if (commits === 1) queue?.schedule();
+      });
+      queue.schedule();
+      queue.schedule();
+      queue.schedule();
+      expect(frames).toHaveLength(1);
+      frames.shift()?.();
+      expect(commits).toBe(1);
+      expect(frames).toHaveLength(1);
+      frames.shift()?.();
+      expect(commits).toBe(2);
+      queue.dispose();
+      queue.schedule();
+      expect(frames).toHaveLength(0);
+    } finally {
+      globals.requestAnimationFrame = saved.raf;
+      globals.cancelAnimationFrame = saved.caf;
+    }
   });
 });
 

@@ -107,6 +107,7 @@ export class MosaicRenderer {
   #selectionVersion = 0;
   #tileScale = 1;
   #highlightColor: [number, number, number, number] = [255, 176, 0, 255];
+  #background: [number, number, number, number] = [230, 227, 222, 255];
   #viewsKey = '';
   #views: OrthographicView[] = [];
   #disposed = false;
@@ -124,6 +125,9 @@ export class MosaicRenderer {
       views: [],
       viewState: {},
       controller: false,
+      // Picking runs on the typed columns (point-grid.ts); deck.gl's GPU picking would redraw
+      // every layer into a picking buffer and read it back on each pointer move.
+      _pickable: false,
       layers: [],
       useDevicePixels: true,
       layerFilter: ({ layer, viewport }) => layer.id.startsWith(`${viewport.id}:`),
@@ -269,8 +273,10 @@ export class MosaicRenderer {
     this.#queue.schedule();
   }
 
-  setHighlightColor(color: [number, number, number, number]): void {
-    this.#highlightColor = color;
+  /** Theme colours: the highlight outline, and the background faded images tend to. */
+  setColors(colors: { highlight: [number, number, number, number]; background: [number, number, number, number] }): void {
+    this.#highlightColor = colors.highlight;
+    this.#background = colors.background;
     this.#queue.schedule();
   }
 
@@ -500,6 +506,7 @@ export class MosaicRenderer {
       selectionActive: this.#selection !== null,
       highlightIndex: pane.highlight,
       highlightColor: this.#highlightColor,
+      dimColor: this.#background,
       parameters: { depthWriteEnabled: true, depthCompare: 'less-equal' as const },
       pickable: false,
     };

@@ -21,13 +21,18 @@ export class FrameQueue {
       return;
     }
     if (this.#frame !== null) return;
-    this.#frame = requestAnimationFrame(() => this.flush());
+    this.#frame = requestAnimationFrame(() => {
+      this.#frame = null;
+      this.flush();
+    });
   }
 
   /** Commits now (and cancels the scheduled frame). */
   flush(): void {
-    if (this.#frame !== null) cancelAnimationFrame(this.#frame);
-    this.#frame = null;
+    if (this.#frame !== null) {
+      cancelAnimationFrame(this.#frame);
+      this.#frame = null;
+    }
     if (this.#disposed || this.#running) return;
     this.#running = true;
     try {
@@ -45,35 +50,5 @@ export class FrameQueue {
     this.#disposed = true;
     if (this.#frame !== null) cancelAnimationFrame(this.#frame);
     this.#frame = null;
-  }
-}
-
-/**
- * Runs async jobs one at a time per key; a job asked for while one runs replaces any job still
- * waiting for the same key (the latest wins; superseded ones never start).
- */
-export class LatestQueue {
-  readonly #running = new Map<string, Promise<void>>();
-  readonly #waiting = new Map<string, () => Promise<void>>();
-
-  run(key: string, job: () => Promise<void>): void {
-    if (this.#running.has(key)) {
-      this.#waiting.set(key, job);
-      return;
-    }
-    const start = (task: () => Promise<void>) => {
-      const promise = task()
-        .catch(() => undefined)
-        .finally(() => {
-          this.#running.delete(key);
-          const next = this.#waiting.get(key);
-          if (next) {
-            this.#waiting.delete(key);
-            start(next);
-          }
-        });
-      this.#running.set(key, promise);
-    };
-    start(job);
   }
 }

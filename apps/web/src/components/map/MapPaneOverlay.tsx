@@ -78,7 +78,8 @@ export function MapPaneOverlay({
 
   const onPointerDown = (event: PointerEvent<HTMLDivElement>) => {
     if (!renderer || event.button !== 0) return;
-    (event.currentTarget as HTMLDivElement).focus({ preventScroll: true });
+    // Keys work after a click; the focus ring is for keyboard users (focusVisible: Chromium, Firefox).
+    (event.currentTarget as HTMLDivElement).focus({ preventScroll: true, focusVisible: false } as FocusOptions);
     const { x, y } = local(event);
     const kind = lassoMode || event.shiftKey ? 'lasso' : 'pan';
     gesture.current = { kind, startX: x, startY: y, lastX: x, lastY: y, moved: false, additive: event.altKey || event.ctrlKey || event.metaKey, pointerId: event.pointerId };

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { describeError, proxied, thumbnailUrl } from '../../api/client';
+import { describeError, imageUrl, proxied, thumbnailUrl } from '../../api/client';
 import { DATASET_BRIEF } from '../../api/queries';
 import type { Dataset } from '../../api/types';
 import { useApi } from '../../hooks/useApi';
@@ -41,9 +41,13 @@ function cssColor(name: string, fallback: string): string {
 
 function rgba(color: string): [number, number, number, number] {
   const hex = /^#([0-9a-f]{6})$/i.exec(color);
-  if (!hex) return [255, 176, 0, 255];
+  if (!hex) return [128, 128, 128, 255];
   const n = parseInt(hex[1] as string, 16);
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255, 255];
+}
+
+function themeColors(): { highlight: [number, number, number, number]; background: [number, number, number, number] } {
+  return { highlight: rgba(cssColor('--highlight', '#f59e0b')), background: rgba(cssColor('--map-bg', '#e6e3de')) };
 }
 
 const STAGE_LABEL: Record<string, string> = { coordinates: 'coordinates', 'image index': 'image index', atlas: 'thumbnail index', layout: 'layout' };
@@ -108,7 +112,7 @@ export function MapWorkspace({ datasetId, mode, initialLayers, initialPerplexity
       setViewError(`the map cannot be drawn: ${describeError(error)} (WebGL 2 is needed)`);
       return undefined;
     }
-    created.setHighlightColor(rgba(cssColor('--highlight', '#f59e0b')));
+    created.setColors(themeColors());
     setRenderer(created);
     (window as unknown as { __strataRenderer?: MosaicRenderer }).__strataRenderer = created;
     return () => {
@@ -117,7 +121,7 @@ export function MapWorkspace({ datasetId, mode, initialLayers, initialPerplexity
     };
   }, [worker]);
   useEffect(() => {
-    const update = () => renderer?.setHighlightColor(rgba(cssColor('--highlight', '#f59e0b')));
+    const update = () => renderer?.setColors(themeColors());
     const media = window.matchMedia('(prefers-color-scheme: dark)');
     window.addEventListener('strata-theme', update);
     media.addEventListener('change', update);
@@ -368,10 +372,7 @@ export function MapWorkspace({ datasetId, mode, initialLayers, initialPerplexity
           </div>
           {hover && hoveredId !== undefined ? (
             <div className="hover-card" style={{ left: Math.min(hover.at.x + 18, Math.max(0, stageWidth - 220)), top: Math.max(4, hover.at.y - 100) }} data-testid="hover-card">
-              <div className="frame">
-                {/* eslint-disable-next-line @next/next/no-img-element */}
-                <img src={thumbnailUrl(hoveredId)} alt="" />
-              </div>
+              <HoverImage imageId={hoveredId} />
               <div className="caption">
                 #{hoveredData?.sourceIndex[hover.point]} · {hoveredData?.sourceIds[hover.point]}
               </div>
@@ -423,6 +424,26 @@ export function MapWorkspace({ datasetId, mode, initialLayers, initialPerplexity
         ) : null}
       </div>
     </>
+  );
+}
+
+/** The hovered image, larger: its thumbnail at once, the full image once the pointer rests. */
+function HoverImage({ imageId }: { imageId: number }) {
+  const [full, setFull] = useState<number | null>(null);
+  const [loaded, setLoaded] = useState<number | null>(null);
+  useEffect(() => {
+    const timer = setTimeout(() => setFull(imageId), 300);
+    return () => clearTimeout(timer);
+  }, [imageId]);
+  return (
+    <div className="frame">
+      {/* eslint-disable-next-line @next/next/no-img-element */}
+      <img src={thumbnailUrl(imageId)} alt="" style={{ display: loaded === imageId ? 'none' : undefined }} />
+      {full === imageId ? (
+        // eslint-disable-next-line @next/next/no-img-element
+        <img src={imageUrl(imageId)} alt="" onLoad={() => setLoaded(imageId)} style={{ display: loaded === imageId ? undefined : 'none' }} />
+      ) : null}
+    </div>
   );
 }
 

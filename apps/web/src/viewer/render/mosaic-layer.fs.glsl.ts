@@ -1,6 +1,7 @@
 /**
  * Fragment shader of the mosaic pass: the thumbnail texel; outside a linked selection, images are
- * greyed and faded; the highlighted image (hovered, focused or opened) gets an outline.
+ * greyed and faded towards the background (staying opaque: a blurrier pass underneath must not
+ * show through); the highlighted image (hovered, focused or opened) gets an outline.
  */
 export default /* glsl */ `\
 #version 300 es
@@ -32,8 +33,7 @@ void main(void) {
   if (color.a < 0.02) discard;
   if (mosaic.selectionActive > 0.5 && vSelected < 0.5) {
     float grey = dot(color.rgb, vec3(0.299, 0.587, 0.114));
-    color.rgb = mix(color.rgb, vec3(grey), mosaic.dimStrength);
-    color.a *= 1.0 - 0.75 * mosaic.dimStrength;
+    color.rgb = mix(mix(color.rgb, vec3(grey), mosaic.dimStrength), mosaic.dimColor.rgb, 0.6 * mosaic.dimStrength);
   }
   fragColor = vec4(color.rgb, color.a * layer.opacity);
   DECKGL_FILTER_COLOR(fragColor, geometry);

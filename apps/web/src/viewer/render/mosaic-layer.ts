@@ -32,6 +32,7 @@ export interface MosaicLayerProps extends LayerProps {
   readonly selectionActive: boolean;
   readonly highlightIndex: number;
   readonly highlightColor: [number, number, number, number];
+  readonly dimColor: [number, number, number, number];
   readonly dimStrength: number;
   /** The pane's view: data point at its centre, CSS pixels per data unit, size in CSS pixels. */
   readonly view: { centerX: number; centerY: number; scale: number; width: number; height: number };
@@ -44,6 +45,7 @@ const defaultProps: DefaultProps<MosaicLayerProps> = {
   selectionActive: false,
   highlightIndex: { type: 'number', value: -1 },
   highlightColor: { type: 'color', value: [255, 196, 0, 255] },
+  dimColor: { type: 'color', value: [230, 227, 222, 255] },
   dimStrength: { type: 'number', value: 0.85, min: 0, max: 1 },
   view: { type: 'object', value: { centerX: 0, centerY: 0, scale: 1, width: 1, height: 1 }, compare: true },
 };
@@ -92,6 +94,7 @@ export class MosaicLayer extends Layer<MosaicLayerProps> {
       selectionActive: this.props.selectionActive ? 1 : 0,
       highlightIndex: this.props.highlightIndex,
       highlightColor: this.props.highlightColor.map((c) => c / 255) as [number, number, number, number],
+      dimColor: this.props.dimColor.map((c) => c / 255) as [number, number, number, number],
       dimStrength: this.props.dimStrength,
     };
     model.shaderInputs.setProps({ mosaic: props });

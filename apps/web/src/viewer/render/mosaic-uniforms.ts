@@ -5,6 +5,7 @@ import type { ShaderModule } from '@luma.gl/shadertools';
 const uniformBlock = /* glsl */ `\
 layout(std140) uniform mosaicUniforms {
   vec4 highlightColor;
+  vec4 dimColor;
   vec2 viewCenter;
   vec2 clipScale;
   vec2 textureSize;
@@ -19,6 +20,8 @@ layout(std140) uniform mosaicUniforms {
 
 export type MosaicUniformProps = {
   highlightColor: [number, number, number, number];
+  /** What images outside the selection fade towards (the map's background). */
+  dimColor: [number, number, number, number];
   /** Data point at the centre of the view. */
   viewCenter: [number, number];
   /** Data units to clip space, per axis (y flipped: data y grows downwards). */
@@ -46,6 +49,7 @@ export const mosaicUniforms = {
   fs: uniformBlock,
   uniformTypes: {
     highlightColor: 'vec4<f32>',
+    dimColor: 'vec4<f32>',
     viewCenter: 'vec2<f32>',
     clipScale: 'vec2<f32>',
     textureSize: 'vec2<f32>',
