@@ -179,8 +179,13 @@ function normalize(rawX: Float32Array, rawY: Float32Array): { x: Float32Array; y
   return { x, y };
 }
 
+/** Maps kept for alignment: the latest few (a page shows at most two at a time). */
+const HELD_MAPS = 6;
+
 function hold(key: string, data: MapData): MapData {
+  maps.delete(key);
   maps.set(key, { data, x: data.x.slice(), y: data.y.slice(), imageIds: data.imageIds.slice() });
+  while (maps.size > HELD_MAPS) maps.delete(maps.keys().next().value as string);
   return data;
 }
 

@@ -20,7 +20,7 @@ function problem(status: number, code: string, message: string): Response {
 async function forward(request: Request, context: { params: Promise<{ path: string[] }> }): Promise<Response> {
   const { path } = await context.params;
   const route = path.map((part) => encodeURIComponent(part)).join('/');
-  if (!ROUTES.test(path.join('/'))) return problem(404, 'NOT_FOUND', `no API route /${path.join('/')}`);
+  if (!ROUTES.test(path.join('/')) || path.some((part) => part === '.' || part === '..' || part === '')) return problem(404, 'NOT_FOUND', `no API route /${path.join('/')}`);
   const unsafe = request.method !== 'GET' && request.method !== 'HEAD';
   if (unsafe && request.headers.get(CLIENT_HEADER) !== 'web') return problem(403, 'FORBIDDEN', `requests that change things need the ${CLIENT_HEADER}: web header`);
   const headers = new Headers();
