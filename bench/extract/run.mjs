@@ -4,7 +4,7 @@
 // features: 30.7 GFLOP per image, 3.9 to pool1). Rounds alternate Strata and the recipe so
 // that a machine whose speed drifts affects both alike; the median ratio is the figure.
 //
-//   node bench/extract/run.mjs [--images 48] [--layers pool1,pool5] [--batch-size 2] [--rounds 3]
+//   node bench/extract/run.mjs [--images 192] [--layers pool1,pool5] [--batch-size 2] [--rounds 3]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -19,10 +19,11 @@ const root = resolve(import.meta.dirname, '../..');
 const python = process.env.STRATA_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const { values } = parseArgs({
   options: {
-    images: { type: 'string', default: '48' },
+    images: { type: 'string', default: '192' },
     layers: { type: 'string', default: 'pool1,pool5' },
     'batch-size': { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const count = Number(values.images);
@@ -39,7 +40,9 @@ await writeImageBrick(brick, 425, 425, demoImages(count, 0));
 async function strataRate(layer) {
   const source = await openImageSource(brick);
   const featureModel = await FeatureModel.load(model, { layers: [layer] });
-  await featureModel.run(new Float32Array(3 * 224 * 224), 1); // warm-up, not timed (the recipe does the same)
+  // Warm-up, not timed (the recipe does the same): one batch of the size the run uses, so that
+  // onnxruntime's buffers for that shape exist before the clock starts.
+  await featureModel.run(new Float32Array(batchSize * 3 * 224 * 224), batchSize);
   const out = join(dir, `out-${layer.name}`);
   const summary = await extractToDirectory({ source, model: featureModel, modelSha256: featureModel.sha256, outDir: out, batchSize });
   await featureModel.dispose();
@@ -62,6 +65,7 @@ for (const name of values.layers.split(',')) {
   for (let round = 0; round < rounds; round++) {
     strata.push(await strataRate(layer));
     recipe.push(recipeRate(layer));
+    if (values.verbose) console.log(`  round ${round + 1}: strata ${strata.at(-1).toFixed(2)}, recipe ${recipe.at(-1).toFixed(2)} img/s`);
   }
   const ratios = strata.map((s, i) => s / recipe[i]);
   const [s, r] = [median(strata), median(recipe)];

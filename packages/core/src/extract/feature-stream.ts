@@ -1,7 +1,7 @@
 /**
  * Turns an image source into batches of layer activations, one model pass per batch.
- * Decoding and preprocessing of the next batch overlap with inference of the current one,
- * since onnxruntime runs off the JavaScript thread.
+ * One batch is looked ahead: when the model runs on its own thread (FeatureModel's default),
+ * decoding, preprocessing and the caller's writes overlap with inference.
  */
 import { INPUT_SIZE } from '../layers.js';
 import { preprocessImage } from '../image/preprocess.js';
@@ -72,18 +72,37 @@ export async function* streamFeatures(
   const first = options.start ?? 0;
   if (first < 0 || first > source.size) throw new RangeError(`start ${first} outside [0, ${source.size}]`);
 
-  const prepare = (start: number): Promise<PreparedBatch> | undefined =>
-    start < source.size ? prepareBatch(source, start, Math.min(start + batchSize, source.size)) : undefined;
-
-  let pending = prepare(first);
-  while (pending) {
-    options.signal?.throwIfAborted();
-    const batch = await pending;
-    pending = prepare(batch.end);
-    // Keep a rejected prefetch from surfacing as an unhandled rejection if we stop early.
-    pending?.catch(() => undefined);
+  // Reads, preprocesses and runs one batch. Batch boundaries are fixed in advance, so the next
+  // batch can start while the caller still handles this one: with the model on its worker
+  // thread, batch k+1 is decoded and computed while batch k is being written.
+  const launch = async (start: number): Promise<FeatureBatch> => {
+    const batch = await prepareBatch(source, start, Math.min(start + batchSize, source.size));
     const features =
       batch.images.length > 0 ? await model.run(batch.input, batch.images.length) : new Map<string, Float32Array>();
-    yield { start: batch.start, end: batch.end, images: batch.images, failures: batch.failures, features };
+    return { start: batch.start, end: batch.end, images: batch.images, failures: batch.failures, features };
+  };
+
+  // Batches in flight: one more than the model can compute at once, so that the next one is
+  // being prepared while the others run.
+  const depth = model.parallelism + 1;
+  const inFlight: Promise<FeatureBatch>[] = [];
+  let nextStart = first;
+  try {
+    for (;;) {
+      while (inFlight.length < depth && nextStart < source.size) {
+        const batch = launch(nextStart);
+        // Keep a rejected look-ahead from surfacing as an unhandled rejection if we stop early.
+        batch.catch(() => undefined);
+        inFlight.push(batch);
+        nextStart += batchSize;
+      }
+      const current = inFlight.shift();
+      if (current === undefined) break;
+      options.signal?.throwIfAborted();
+      yield await current;
+    }
+  } finally {
+    // Let batches in flight finish before the caller disposes of the model or the source.
+    await Promise.allSettled(inFlight);
   }
 }

@@ -34,5 +34,6 @@ export {
   type FloatTensor,
   type SessionOptions,
 } from './runtime.js';
+export { runtimeThreadAvailable, ThreadedRuntimeSession } from './runtime-thread.js';
 export { SYNTH_BIAS_STD, synthesizeVgg16, type SynthesizeOptions } from './synth.js';
 export { findVgg16Layers, NotVgg16Error, type LocatedLayer, type Vgg16Layout } from './vgg16-graph.js';
