@@ -5,7 +5,7 @@
  * a process died or failed, cancelled cleanly, drawn as mosaic and atlas from the dataset's
  * own images, and clear errors that change nothing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -321,5 +321,21 @@ describe.each(backends)('maps on %s', (backend) => {
     for (const sheet of atlas.sheets) expect(existsSync(join(atlas.atlasDir, sheet.file))).toBe(true);
     for (const map of await listMaps(store, 'demo')) expect(map.atlasDir).toBe(atlas.atlasDir);
     expect((await getMap(store, first.id))?.atlasDir).toBe(atlas.atlasDir);
+  });
+
+  it('reuses the recorded atlas when asked and nothing it depends on changed', async () => {
+    const options = { sizes: [16, 32], sheetSize: 256, workers: 0 } as const;
+    const built = await buildDatasetAtlas(store, 'demo', options);
+    const sheet = join(built.atlasDir, built.sheets[0]?.file ?? '');
+    const writtenAt = statSync(sheet).mtimeMs;
+    const reused = await buildDatasetAtlas(store, 'demo', { ...options, reuse: true });
+    expect(reused).toMatchObject({ reused: true, atlasDir: built.atlasDir, images: COUNT, failures: 0, sheets: built.sheets });
+    expect(statSync(sheet).mtimeMs).toBe(writtenAt);
+    // Other tile sizes, or an index gone from disk, mean a new build.
+    expect((await buildDatasetAtlas(store, 'demo', { ...options, sizes: [16], reuse: true })).reused).toBe(false);
+    rmSync(join(built.atlasDir, 'atlas.json'));
+    const rebuilt = await buildDatasetAtlas(store, 'demo', { ...options, reuse: true });
+    expect(rebuilt.reused).toBe(false);
+    expect(existsSync(join(rebuilt.atlasDir, 'atlas.json'))).toBe(true);
   });
 });

@@ -129,7 +129,7 @@ async function runMap(context: JobContext, params: MapParams): Promise<JobResult
   }
   if (params.atlas) {
     report({ phase: 'atlas', done: 0, total: 1, rate: null });
-    result.atlasDir = (await buildDatasetAtlas(store, params.dataset, { signal })).atlasDir;
+    result.atlasDir = (await buildDatasetAtlas(store, params.dataset, { signal, reuse: true })).atlasDir;
   }
   return result;
 }

@@ -4,14 +4,14 @@
  * under the data folder by default (<data>/maps/<map id>/, <data>/maps/atlas-<dataset id>/) and
  * recorded in the store so that the API can serve them.
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { buildAtlas, type AtlasOptions, type AtlasSheet } from '../mosaic/atlas.js';
+import { ATLAS_INDEX_FILE, buildAtlas, type AtlasIndex, type AtlasOptions, type AtlasSheet } from '../mosaic/atlas.js';
 import { renderMosaic, writeMosaicPng, type MosaicOptions } from '../mosaic/mosaic.js';
 import { openImageSource } from '../sources/open.js';
 import type { ImageReadError, ImageSource } from '../sources/types.js';
 import { ConflictError, NotFoundError } from '../store/errors.js';
-import { recordAtlas, setMapMosaic, storedPath } from '../store/maps-repository.js';
+import { latestAtlasDetails, recordAtlas, resolveStoredPath, setMapMosaic, storedPath } from '../store/maps-repository.js';
 import type { DatasetRecord, Store } from '../store/store.js';
 import { getMap } from './compute.js';
 import type { MapRecord } from './types.js';
@@ -141,6 +141,13 @@ export interface DatasetAtlasOptions extends Omit<AtlasOptions, 'onBadImage'> {
   /** The images: default the dataset's recorded source. */
   readonly source?: string | ImageSource;
   readonly onBadImage?: 'skip' | 'stop';
+  /**
+   * Return the dataset's recorded atlas instead of building it again when that one is in the
+   * default folder, covers the dataset's current image count, has the same sizes, format and
+   * sheet size, and its index is still on disk. Every map of a dataset shares one atlas, so a
+   * second map need not redraw 73,000 thumbnails. Default false.
+   */
+  readonly reuse?: boolean;
 }
 
 export interface DatasetAtlasResult {
@@ -152,6 +159,8 @@ export interface DatasetAtlasResult {
   readonly failures: number;
   readonly sheets: readonly AtlasSheet[];
   readonly elapsedMs: number;
+  /** True when the recorded atlas was returned instead of a new build. */
+  readonly reused: boolean;
 }
 
 /**
@@ -163,6 +172,10 @@ export interface DatasetAtlasResult {
 export async function buildDatasetAtlas(store: Store, dataset: string, options: DatasetAtlasOptions = {}): Promise<DatasetAtlasResult> {
   const record = await store.getDataset(dataset);
   const outDir = resolve(options.outDir ?? atlasDirectory(store, record.id));
+  if (options.reuse && options.outDir === undefined) {
+    const recorded = await reusableAtlas(store, record, outDir, options);
+    if (recorded) return recorded;
+  }
   const { source: opened, owned } = await openDatasetSource(record, options.source);
   try {
     if (opened.size < record.imageCount) {
@@ -183,10 +196,33 @@ export async function buildDatasetAtlas(store: Store, dataset: string, options: 
         sheetSize: options.sheetSize ?? 2048,
       }),
     );
-    return { dataset: record.name, atlasDir: outDir, indexFile: summary.indexFile, images: summary.images, failures: summary.failures, sheets: summary.sheets, elapsedMs: summary.elapsedMs };
+    return { dataset: record.name, atlasDir: outDir, indexFile: summary.indexFile, images: summary.images, failures: summary.failures, sheets: summary.sheets, elapsedMs: summary.elapsedMs, reused: false };
   } finally {
     if (owned) await opened.close();
   }
+}
+
+async function reusableAtlas(store: Store, record: DatasetRecord, outDir: string, options: DatasetAtlasOptions): Promise<DatasetAtlasResult | null> {
+  const details = await store.withPrisma((prisma) => latestAtlasDetails(prisma, record.id));
+  if (details === null || resolveStoredPath(store.layout, details.atlasDir) !== outDir) return null;
+  const same =
+    Number(details.images) + Number(details.failures) === record.imageCount &&
+    JSON.stringify(details.sizes) === JSON.stringify([...(options.sizes ?? [32, 64, 128])]) &&
+    details.format === (options.format ?? 'webp') &&
+    details.sheetSize === (options.sheetSize ?? 2048);
+  const indexFile = join(outDir, ATLAS_INDEX_FILE);
+  if (!same || !existsSync(indexFile)) return null;
+  const index = JSON.parse(readFileSync(indexFile, 'utf8')) as AtlasIndex;
+  return {
+    dataset: record.name,
+    atlasDir: outDir,
+    indexFile,
+    images: index.images.length,
+    failures: index.failures.length,
+    sheets: index.sheets,
+    elapsedMs: 0,
+    reused: true,
+  };
 }
 
 /** The first `count` images of a source (closing it is the owner's business). */

@@ -313,8 +313,8 @@ export async function recordAtlas(db: Db, datasetId: number, path: string, detai
   return run.id;
 }
 
-/** The folder of the dataset's latest recorded atlas (as stored), or null. */
-export async function latestAtlas(db: Db, datasetId: number): Promise<string | null> {
+/** What recordAtlas stored for the dataset's latest atlas build, or null. */
+export async function latestAtlasDetails(db: Db, datasetId: number): Promise<(Record<string, unknown> & { atlasDir: string }) | null> {
   const run = await db.run.findFirst({
     where: { datasetId, kind: 'map', phase: 'atlas', status: 'done' },
     orderBy: { id: 'desc' },
@@ -322,6 +322,11 @@ export async function latestAtlas(db: Db, datasetId: number): Promise<string | n
   });
   const params = run?.params;
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return null;
-  const dir = (params as Record<string, unknown>).atlasDir;
-  return typeof dir === 'string' ? dir : null;
+  const details = params as Record<string, unknown>;
+  return typeof details.atlasDir === 'string' ? { ...details, atlasDir: details.atlasDir } : null;
+}
+
+/** The folder of the dataset's latest recorded atlas (as stored), or null. */
+export async function latestAtlas(db: Db, datasetId: number): Promise<string | null> {
+  return (await latestAtlasDetails(db, datasetId))?.atlasDir ?? null;
 }
