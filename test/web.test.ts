@@ -165,9 +165,13 @@ async function gql<T>(query: string, variables: Record<string, unknown> = {}): P
   return body.data as T;
 }
 
-/** Screenshot of an element's box. */
+/** Screenshot of an element's box; also saved under STRATA_WEB_SCREENSHOTS, for a person to look at. */
+let shots = 0;
 async function shot(selector: string): Promise<Buffer> {
-  return page.locator(selector).screenshot();
+  const folder = process.env.STRATA_WEB_SCREENSHOTS;
+  const path = folder ? join(folder, `${String(++shots).padStart(2, '0')}-${selector.replace(/[^a-z0-9-]+/gi, '_')}.png`) : undefined;
+  if (folder) await page.screenshot({ path: join(folder, `${String(shots).padStart(2, '0')}-page.png`) });
+  return page.locator(selector).screenshot(path ? { path } : {});
 }
 
 /** Waits until a pane shows a loaded map (its status line counts the images). */
