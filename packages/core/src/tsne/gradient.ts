@@ -89,6 +89,9 @@ export class GradientEvaluator {
             widthSq: tree.widthSq,
             skip: tree.skip,
             order: tree.order,
+            groupCount: tree.groupCount,
+            groupNode: tree.groupNode,
+            groupStart: tree.groupStart,
           },
         };
         break;
