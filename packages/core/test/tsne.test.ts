@@ -25,6 +25,8 @@ import {
   tsne,
 } from '../src/tsne/index.js';
 import type { SparseAffinities, TsneMethod } from '../src/tsne/index.js';
+import { barnesHutRepulsion, useWasmListSums } from '../src/tsne/gradient-bh.js';
+import { QuadTree } from '../src/tsne/quadtree.js';
 import { PYTHON, runPython } from './python.js';
 
 let dir = '';
@@ -256,6 +258,36 @@ describe('building blocks', () => {
       for (let t = 0; t < size; t++) expect(Math.abs((re[t] as number) / size - (re0[t] as number))).toBeLessThan(1e-12);
     }
     expect(() => new ComplexFft(12)).toThrow(RangeError);
+  });
+
+  it('Barnes-Hut list sums: WebAssembly and JavaScript give the same bits, any chunking', () => {
+    const n = 3000;
+    const random = createRandom(3);
+    const y = new Float64Array(2 * n);
+    for (let e = 0; e < 2 * n; e++) y[e] = 20 * random.normal();
+    // A leaf of 100 coincident points (a group larger than GROUP_SIZE) and a pair.
+    for (let i = 0; i < 100; i++) [y[2 * i], y[2 * i + 1]] = [1.5, -2.5];
+    [y[2 * 200], y[2 * 200 + 1]] = [y[2 * 201] as number, y[2 * 201 + 1] as number];
+    const tree = new QuadTree(n);
+    tree.build(y);
+    const run = (wasm: boolean, chunk: number): { f: Float64Array; q: number } => {
+      useWasmListSums(wasm);
+      const f = new Float64Array(2 * n);
+      let q = 0;
+      for (let from = 0; from < n; from += chunk) q += barnesHutRepulsion(y, tree, 0.5, from, Math.min(n, from + chunk), f);
+      return { f, q };
+    };
+    try {
+      const reference = run(false, n);
+      for (const [wasm, chunk] of [[true, n], [true, 256], [false, 37]] as const) {
+        const other = run(wasm, chunk);
+        expect(Array.from(other.f)).toEqual(Array.from(reference.f));
+        // Chunk sums add in another order: equal up to rounding.
+        expect(Math.abs(other.q - reference.q) / reference.q).toBeLessThan(1e-12);
+      }
+    } finally {
+      useWasmListSums(true);
+    }
   });
 
   it('approximate neighbours recall >= 0.97 of the exact ones', async () => {

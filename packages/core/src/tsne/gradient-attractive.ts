@@ -10,16 +10,16 @@ export const FLOAT32_TINY = 1.1754943508222875e-38;
 
 /** Per-chunk partial sums, in this order, at partials[chunk * PARTIALS + ...]. */
 export const PARTIAL_SUM_Q = 0;
-export const PARTIAL_P_LOG_P = 1;
-export const PARTIAL_P_LOG_QZ = 2;
-export const PARTIAL_P = 3;
-export const PARTIALS = 4;
+export const PARTIAL_P_LOG_QZ = 1;
+export const PARTIALS = 2;
 
 /**
  * Writes posF for the points order[from .. to) (or the rows from .. to when order is null).
- * When computeError is set, adds to partials sum p log max(p, tiny), sum p log(q Z) and sum p:
- * once Z is known, KL = sum p log p - sum p log(qZ) + log(Z) sum p, which equals sklearn's
+ * When computeError is set, writes sum p log(q Z) to the chunk's partials: once Z is known,
+ * KL = sum p log p - sum p log(qZ) + log(Z) sum p, which equals sklearn's
  * sum p log(max(p, tiny) / max(q, tiny)) since q never nears float32's tiny at these sizes.
+ * sum p log p and sum p do not change between steps (pLogPAndSum, once per exaggeration):
+ * computing them here doubled the logarithms of every error check.
  */
 export function attractiveForces(
   y: Float64Array,
@@ -35,9 +35,7 @@ export function attractiveForces(
   partials: Float64Array,
   partialBase: number,
 ): void {
-  let sumPLogP = 0;
   let sumPLogQZ = 0;
-  let sumP = 0;
   for (let at = from; at < to; at++) {
     const i = order === null ? at : (order[at] as number);
     const xi = y[2 * i] as number;
@@ -55,9 +53,7 @@ export function attractiveForces(
         const pq = p * qz;
         fx += pq * dx;
         fy += pq * dy;
-        sumPLogP += p * Math.log(Math.max(p, FLOAT32_TINY));
         sumPLogQZ += p * Math.log(qz);
-        sumP += p;
       }
     } else {
       for (let e = rowPtr[i] as number; e < end; e++) {
@@ -72,7 +68,17 @@ export function attractiveForces(
     posF[2 * i] = fx;
     posF[2 * i + 1] = fy;
   }
-  partials[partialBase + PARTIAL_P_LOG_P] = sumPLogP;
   partials[partialBase + PARTIAL_P_LOG_QZ] = sumPLogQZ;
-  partials[partialBase + PARTIAL_P] = sumP;
+}
+
+/** sum p log max(p, tiny) and sum p over P's non-zeros, p = value * exaggeration, in row order. */
+export function pLogPAndSum(values: Float64Array, exaggeration: number): { pLogP: number; sumP: number } {
+  let pLogP = 0;
+  let sumP = 0;
+  for (let e = 0; e < values.length; e++) {
+    const p = (values[e] as number) * exaggeration;
+    pLogP += p * Math.log(Math.max(p, FLOAT32_TINY));
+    sumP += p;
+  }
+  return { pLogP, sumP };
 }

@@ -6,7 +6,7 @@
 import type { SparseAffinities } from './affinities.js';
 import { sharedFloat64 } from './buffers.js';
 import type { Executor } from './executor.js';
-import { PARTIAL_P, PARTIAL_P_LOG_P, PARTIAL_P_LOG_QZ, PARTIAL_SUM_Q, PARTIALS } from './gradient-attractive.js';
+import { PARTIAL_P_LOG_QZ, PARTIAL_SUM_Q, PARTIALS, pLogPAndSum } from './gradient-attractive.js';
 import type { FftBuffers, FftSettings } from './gradient-fft.js';
 import { createFftBuffers, DEFAULT_FFT_SETTINGS, embeddingBounds, fftSizeFor, planFftGrid } from './gradient-fft.js';
 import type { GradientTask } from './kernels.js';
@@ -27,6 +27,8 @@ export class GradientEvaluator {
   private readonly partials: Float64Array;
   private readonly tree: QuadTree | undefined;
   private readonly fftBuffers: FftBuffers | undefined;
+  /** pLogPAndSum for the last exaggeration asked (it changes once, at the end of the first phase). */
+  private pTerms: { exaggeration: number; pLogP: number; sumP: number } | undefined;
 
   constructor(
     private readonly executor: Executor,
@@ -113,20 +115,19 @@ export class GradientEvaluator {
     await executor.run({ ...common, parts, repulsion }, signal);
     // Summed in chunk order: the same total for any number of threads.
     let sumQ = 0;
-    let pLogP = 0;
     let pLogQZ = 0;
-    let sumP = 0;
     for (let c = 0; c < partials.length; c += PARTIALS) {
       sumQ += partials[c + PARTIAL_SUM_Q] as number;
-      pLogP += partials[c + PARTIAL_P_LOG_P] as number;
       pLogQZ += partials[c + PARTIAL_P_LOG_QZ] as number;
-      sumP += partials[c + PARTIAL_P] as number;
     }
     if (!(sumQ > 0) || !Number.isFinite(sumQ)) {
       throw new Error(`t-SNE normaliser became ${sumQ}: the embedding diverged (learning rate too high?)`);
     }
     const { posF, negF } = this;
     for (let e = 0; e < 2 * n; e++) grad[e] = 4 * ((posF[e] as number) - (negF[e] as number) / sumQ);
-    return computeError ? pLogP - pLogQZ + sumP * Math.log(sumQ) : Number.NaN;
+    if (!computeError) return Number.NaN;
+    if (this.pTerms?.exaggeration !== exaggeration) this.pTerms = { exaggeration, ...pLogPAndSum(p.values, exaggeration) };
+    const { pLogP, sumP } = this.pTerms;
+    return pLogP - pLogQZ + sumP * Math.log(sumQ);
   }
 }

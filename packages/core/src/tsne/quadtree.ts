@@ -34,7 +34,10 @@ export interface QuadTreeArrays {
   skip: Int32Array;
   /** The points in tree order: consecutive points are close, which keeps traversals in cache. */
   order: Int32Array;
-  /** Number of groups: the largest cells of at most GROUP_SIZE points, in pre-order. */
+  /**
+   * Number of groups: the largest cells of at most GROUP_SIZE points, in pre-order (and leaves
+   * of more coincident points than that).
+   */
   groupCount: number;
   /** Each group's node. */
   groupNode: Int32Array;
@@ -54,6 +57,7 @@ export class QuadTree implements QuadTreeArrays {
   groupNode: Int32Array;
   groupStart: Int32Array;
   private capacity = 0;
+  private ordered = false;
   private y: Float64Array = new Float64Array(0);
 
   constructor(readonly n: number) {
@@ -96,7 +100,14 @@ export class QuadTree implements QuadTreeArrays {
       if (px > maxX) maxX = px;
       if (py < minY) minY = py;
       if (py > maxY) maxY = py;
-      this.order[i] = i;
+    }
+    // The partitions start from the last build's order, not 0 .. n - 1: points move little
+    // between steps, so most of each partition is already in place and its branch is
+    // predictable. The cells and their points are the same either way (only the order of the
+    // points inside a leaf can differ, and with it the last bits of a depth-limited leaf's mean).
+    if (!this.ordered) {
+      for (let i = 0; i < n; i++) this.order[i] = i;
+      this.ordered = true;
     }
     this.nodeCount = 0;
     this.groupCount = 0;
@@ -122,13 +133,15 @@ export class QuadTree implements QuadTreeArrays {
     const order = this.order;
     const count = end - start;
     this.size[node] = count;
-    if (!inGroup && count <= GROUP_SIZE) {
+    const leaf = count === 1 || depth >= MAX_DEPTH || w === 0;
+    // A leaf of many coincident points is a group of its own, however large.
+    if (!inGroup && (count <= GROUP_SIZE || leaf)) {
       this.groupNode[this.groupCount] = node;
       this.groupStart[this.groupCount] = start;
       this.groupCount++;
       inGroup = true;
     }
-    if (count === 1 || depth >= MAX_DEPTH || w === 0) {
+    if (leaf) {
       let sx = 0;
       let sy = 0;
       for (let at = start; at < end; at++) {
