@@ -49,8 +49,8 @@ export type { MapMethod, MapRow, MapRowKey } from './maps-repository.js';
 // Comparison rows; computing them from stored layers is @strata/core/compare (compareDatasetLayers, ...).
 export { comparisonInputs, comparisonKey, findComparisons, listComparisonRows, saveComparisons } from './comparisons-repository.js';
 export type { ComparedLayer, ComparisonAnswer, ComparisonQuestion, StoredComparison, StoredComparisonMetric } from './comparisons-repository.js';
-export { clusteredVectors, createSyntheticDataset, exactNeighbors } from './synthetic.js';
-export type { ClusteredVectorsOptions, SyntheticDataset, SyntheticDatasetOptions } from './synthetic.js';
+export { addSyntheticLayer, clusteredVectors, createSyntheticDataset, exactNeighbors } from './synthetic.js';
+export type { ClusteredVectorsOptions, SyntheticDataset, SyntheticDatasetOptions, SyntheticLayer, SyntheticLayerOptions } from './synthetic.js';
 // The ingest pipeline lives in src/ingest; until package.json exports "./ingest" it is reached
 // through this subpath. It loads no native runtime (the caller passes the loaded model).
 export { ingestDataset, recordingSizes, sampledSource } from '../ingest/index.js';

@@ -1,7 +1,7 @@
 /**
  * Synthetic stored layers for tests and benchmarks of the vector store: clustered vectors
  * shaped like PCA output (variance falling with the component index), written through the same
- * store methods an ingest uses.
+ * store methods an ingest uses; optionally over a real HDF5 brick, so that maps can be drawn.
  */
 import { createRandom } from '../random.js';
 import type { Store } from './store.js';
@@ -46,6 +46,35 @@ export interface SyntheticDatasetOptions {
   /** Vectors per insert call. Default 2,000. */
   readonly batch?: number;
   readonly onInserted?: (done: number) => void;
+  /**
+   * Real images behind the rows (image i = row i of an HDF5 brick, source id "i"), so that
+   * mosaics and atlases can be drawn. Default none: a folder source "(synthetic)" of 1 x 1 images.
+   */
+  readonly source?: { readonly path: string; readonly dataset?: string; readonly width: number; readonly height: number };
+}
+
+export interface SyntheticLayerOptions {
+  /** The dataset's name. */
+  readonly dataset: string;
+  readonly layer: string;
+  /** The dataset's image ids, row i of `vectors` belonging to imageIds[i]. */
+  readonly imageIds: Int32Array;
+  readonly dimension: number;
+  /** Default clusteredVectors(imageIds.length, dimension, { seed }). */
+  readonly vectors?: Float32Array;
+  readonly seed?: number;
+  /** Build HNSW indexes for these metrics. Default both. */
+  readonly indexes?: readonly Metric[];
+  readonly hnsw?: HnswOptions;
+  /** Vectors per insert call. Default 2,000. */
+  readonly batch?: number;
+  readonly onInserted?: (done: number) => void;
+}
+
+export interface SyntheticLayer {
+  readonly vectors: Float32Array;
+  readonly insertMs: number;
+  readonly indexMs: Readonly<Partial<Record<Metric, number>>>;
 }
 
 export interface SyntheticDataset {
@@ -58,9 +87,9 @@ export interface SyntheticDataset {
 /** Creates a dataset whose one layer holds `count` vectors (source ids "0".."count-1"). */
 export async function createSyntheticDataset(store: Store, options: SyntheticDatasetOptions): Promise<SyntheticDataset> {
   const layer = options.layer ?? 'pool5';
-  const vectors = options.vectors ?? clusteredVectors(options.count, options.dimension, { seed: options.seed });
-  if (vectors.length !== options.count * options.dimension) {
-    throw new RangeError(`vectors hold ${vectors.length} values, expected ${options.count} x ${options.dimension}`);
+  const source = options.source;
+  if (options.vectors && options.vectors.length !== options.count * options.dimension) {
+    throw new RangeError(`vectors hold ${options.vectors.length} values, expected ${options.count} x ${options.dimension}`);
   }
   const imageIds = await store.withPrisma(async (prisma) => {
     const model = await prisma.model.upsert({
@@ -69,38 +98,65 @@ export async function createSyntheticDataset(store: Store, options: SyntheticDat
       update: {},
     });
     const dataset = await prisma.dataset.create({
-      data: { name: options.name, sourceKind: 'folder', sourcePath: '(synthetic)', imageCount: options.count, modelId: model.id },
-    });
-    await prisma.datasetLayer.create({
-      data: { datasetId: dataset.id, layer, modelId: model.id, components: options.dimension, status: 'ingesting' },
+      data: source
+        ? { name: options.name, sourceKind: 'hdf5', sourcePath: source.path, sourceDataset: source.dataset ?? 'imgBrick', imageCount: options.count, modelId: model.id }
+        : { name: options.name, sourceKind: 'folder', sourcePath: '(synthetic)', imageCount: options.count, modelId: model.id },
     });
     for (let start = 0; start < options.count; start += 5000) {
       const end = Math.min(options.count, start + 5000);
       await prisma.image.createMany({
-        data: Array.from({ length: end - start }, (_, i) => ({ datasetId: dataset.id, index: start + i, sourceId: String(start + i), width: 1, height: 1 })),
+        data: Array.from({ length: end - start }, (_, i) => ({ datasetId: dataset.id, index: start + i, sourceId: String(start + i), width: source?.width ?? 1, height: source?.height ?? 1 })),
       });
     }
     const rows = await prisma.image.findMany({ where: { datasetId: dataset.id }, orderBy: { index: 'asc' }, select: { id: true } });
     return Int32Array.from(rows, (row) => row.id);
   });
+  const made = await addSyntheticLayer(store, {
+    dataset: options.name,
+    layer,
+    imageIds,
+    dimension: options.dimension,
+    ...(options.vectors ? { vectors: options.vectors } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.indexes ? { indexes: options.indexes } : {}),
+    ...(options.hnsw ? { hnsw: options.hnsw } : {}),
+    ...(options.batch ? { batch: options.batch } : {}),
+    ...(options.onInserted ? { onInserted: options.onInserted } : {}),
+  });
+  return { imageIds, ...made };
+}
+
+/** Stores one more layer of a synthetic dataset: its vectors, HNSW indexes, status ready. */
+export async function addSyntheticLayer(store: Store, options: SyntheticLayerOptions): Promise<SyntheticLayer> {
+  const count = options.imageIds.length;
+  const vectors = options.vectors ?? clusteredVectors(count, options.dimension, { seed: options.seed });
+  if (vectors.length !== count * options.dimension) {
+    throw new RangeError(`vectors hold ${vectors.length} values, expected ${count} x ${options.dimension}`);
+  }
+  await store.withPrisma(async (prisma) => {
+    const dataset = await prisma.dataset.findUniqueOrThrow({ where: { name: options.dataset }, select: { id: true, modelId: true } });
+    await prisma.datasetLayer.create({
+      data: { datasetId: dataset.id, layer: options.layer, modelId: dataset.modelId, components: options.dimension, status: 'ingesting' },
+    });
+  });
   const batch = options.batch ?? 2000;
   const started = performance.now();
-  for (let start = 0; start < options.count; start += batch) {
-    const end = Math.min(options.count, start + batch);
-    await store.insertVectors(options.name, layer, imageIds.subarray(start, end), vectors.subarray(start * options.dimension, end * options.dimension));
+  for (let start = 0; start < count; start += batch) {
+    const end = Math.min(count, start + batch);
+    await store.insertVectors(options.dataset, options.layer, options.imageIds.subarray(start, end), vectors.subarray(start * options.dimension, end * options.dimension));
     options.onInserted?.(end);
   }
   const insertMs = performance.now() - started;
   const indexMs: Partial<Record<Metric, number>> = {};
   for (const metric of options.indexes ?? METRICS) {
     const t = performance.now();
-    await store.buildIndexes(options.name, layer, [metric], options.hnsw);
+    await store.buildIndexes(options.dataset, options.layer, [metric], options.hnsw);
     indexMs[metric] = performance.now() - t;
   }
   await store.withPrisma((prisma) =>
-    prisma.datasetLayer.updateMany({ where: { dataset: { name: options.name }, layer }, data: { status: 'ready' } }),
+    prisma.datasetLayer.updateMany({ where: { dataset: { name: options.dataset }, layer: options.layer }, data: { status: 'ready' } }),
   );
-  return { imageIds, vectors, insertMs, indexMs };
+  return { vectors, insertMs, indexMs };
 }
 
 /** Exact k nearest rows of `data` to row `query` (itself excluded), by cosine or L2 distance. */
