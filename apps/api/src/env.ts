@@ -5,6 +5,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { z } from 'zod';
+import type { ExecutionProvider } from '@strata/core/jobs';
 import { defaultDataDir } from '@strata/core/store';
 
 const MIB = 1024 * 1024;
@@ -46,6 +47,9 @@ const modelList = z
     return models;
   });
 
+/** Listed here rather than imported: @strata/core/model would load onnxruntime into the API process. */
+const DEVICES = ['cpu', 'cuda'] as const satisfies readonly ExecutionProvider[];
+
 const EnvSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -67,6 +71,8 @@ const EnvSchema = z.object({
   STRATA_SIMILAR_QUEUE: integer(8, 0, 1000),
   STRATA_WORKERS: integer(1, 0, 64),
   STRATA_WORKER_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+  /** Where workers run the model for extractions; a worker with `cuda` and no CUDA stops at start. */
+  STRATA_WORKER_DEVICE: z.enum(DEVICES).default('cpu'),
   STRATA_WORKER_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
   STRATA_WORKER_HEARTBEAT_SECONDS: z.coerce.number().min(0.5).max(600).default(5),
   STRATA_WORKER_STALE_SECONDS: z.coerce.number().min(1).max(3600).default(60),

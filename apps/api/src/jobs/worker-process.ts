@@ -17,6 +17,7 @@ try {
     heartbeatSeconds: env.STRATA_WORKER_HEARTBEAT_SECONDS,
     staleSeconds: env.STRATA_WORKER_STALE_SECONDS,
     ...(env.STRATA_WORKER_THREADS ? { threads: env.STRATA_WORKER_THREADS } : {}),
+    executionProvider: env.STRATA_WORKER_DEVICE,
     log,
   });
   process.send?.({ type: 'ready', id: worker.id });

@@ -14,7 +14,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type PgBoss from 'pg-boss';
-import { JOB_QUEUE, isPermanentJobError, runJob, type JobMessage } from '@strata/core/jobs';
+import { JOB_QUEUE, checkExecutionProvider, isPermanentJobError, runJob, type ExecutionProvider, type JobMessage } from '@strata/core/jobs';
 import {
   claimJob,
   ensureApiSchema,
@@ -39,6 +39,8 @@ export interface WorkerOptions {
   readonly heartbeatSeconds: number;
   readonly staleSeconds: number;
   readonly threads?: number;
+  /** Where extractions run the model. Default 'cpu'. */
+  readonly executionProvider?: ExecutionProvider;
   readonly log?: (line: string) => void;
 }
 
@@ -98,6 +100,13 @@ class ProgressWriter {
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const id = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+  const executionProvider = options.executionProvider ?? 'cpu';
+  // Before taking any job: a GPU worker without CUDA stops here, with the runtime's explanation.
+  if (executionProvider !== 'cpu') {
+    await checkExecutionProvider(executionProvider).catch((error: unknown) => {
+      throw new Error(`this worker is set to run models on ${executionProvider} (STRATA_WORKER_DEVICE, --device), which does not work here: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    });
+  }
   const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
   await ensureApiSchema(store);
   const boss: PgBoss = await startBoss({ databaseUrl: options.databaseUrl, retryLimit: options.retryLimit, supervise: true, connections: 3, log });
@@ -139,6 +148,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         report: (p) => progress.report(p),
         staleAfterMs: options.staleSeconds * 1000,
         ...(options.threads ? { threads: options.threads } : {}),
+        executionProvider,
       });
       await progress.flush();
       await finishJob(store, job.id, id, { status: 'done', result, phase: 'done' });
@@ -199,7 +209,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const supervisor = setInterval(() => void supervise(), Math.max(1000, (options.staleSeconds * 1000) / 3));
   supervisor.unref();
   void supervise();
-  log(`worker ${id} ready`);
+  log(`worker ${id} ready (models on ${executionProvider})`);
 
   return {
     id,

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { databaseUrlFor, loadEnv, openApiStore, serve, startWorker } from '@strata/api';
+import { parseExecutionProvider } from '@strata/core/model';
 import { parseRole } from '@strata/core/auth';
 import { createApiToken, listApiTokens, redactUrl, revokeApiToken } from '@strata/core/store';
 import { parseInteger } from '../parse.js';
@@ -56,11 +57,13 @@ export function registerServe(program: Command): void {
     .command('worker')
     .description('run one job worker (extraction, maps, comparisons) on DATABASE_URL, or on the embedded database of a running `strata serve --data DIR`')
     .option('--threads <n>', 'inference threads (default $STRATA_WORKER_THREADS, else all cores)')
+    .option('--device <name>', 'where extractions run the model: cpu or cuda (default $STRATA_WORKER_DEVICE, else cpu)')
     .option(...DATA_OPTION)
-    .action(async (options: { threads?: string; data?: string }) => {
+    .action(async (options: { threads?: string; device?: string; data?: string }) => {
       const env = loadEnv();
       const dataDir = dataDirOf(options);
       const threads = options.threads !== undefined ? parseInteger(options.threads, '--threads', { min: 1 }) : env.STRATA_WORKER_THREADS;
+      const device = options.device !== undefined ? parseExecutionProvider(options.device) : env.STRATA_WORKER_DEVICE;
       const worker = await startWorker({
         databaseUrl: databaseUrlFor(env, dataDir),
         dataDir,
@@ -69,6 +72,7 @@ export function registerServe(program: Command): void {
         heartbeatSeconds: env.STRATA_WORKER_HEARTBEAT_SECONDS,
         staleSeconds: env.STRATA_WORKER_STALE_SECONDS,
         ...(threads ? { threads } : {}),
+        executionProvider: device,
         log: (line) => process.stderr.write(`${line}\n`),
       });
       console.log(`worker ${worker.id} waiting for jobs`);

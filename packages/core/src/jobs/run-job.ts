@@ -11,6 +11,7 @@ import type { JobItemError, JobProgress, JobRecord } from '../store/job-reposito
 import type { Store } from '../store/store.js';
 import { compareDatasetLayers, layerSimilarityMatrix } from '../compare/dataset.js';
 import { buildDatasetAtlas, computeMap, renderStoredMosaic } from '../maps/index.js';
+import type { ExecutionProvider } from '../model/runtime.js';
 import type { TsneMethod } from '../tsne/types.js';
 import { readJobParams, type ComparisonParams, type ExtractionParams, type LayerMatrixParams, type MapParams } from './definitions.js';
 
@@ -23,6 +24,8 @@ export interface JobContext {
   readonly report: (progress: JobProgress) => void;
   /** Inference and t-SNE threads. Default: all cores. */
   readonly threads?: number;
+  /** Where extractions run the model (STRATA_WORKER_DEVICE). Default 'cpu'. */
+  readonly executionProvider?: ExecutionProvider;
   /**
    * When the worker running a job is taken for dead (its retry then resumes the job). A map
    * being computed by a process silent this long is taken over. Default 60 s.
@@ -61,7 +64,11 @@ async function runExtraction(context: JobContext, params: ExtractionParams): Pro
   const seen = new Set(context.job.errors.map((error) => error.index));
   let phase = 'starting';
   try {
-    model = await FeatureModel.load(params.modelPath, { layers, ...(context.threads ? { threads: context.threads } : {}) });
+    model = await FeatureModel.load(params.modelPath, {
+      layers,
+      ...(context.threads ? { threads: context.threads } : {}),
+      ...(context.executionProvider ? { executionProvider: context.executionProvider } : {}),
+    });
     const summary = await ingestDataset({
       store,
       source,
