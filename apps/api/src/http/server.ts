@@ -6,7 +6,7 @@
  *   POST|GET /graphql   GraphQL (Bearer token)
  *   GET /files/...      images, thumbnails, mosaics, atlases (./files.ts)
  *   POST /uploads       raw file uploads (./uploads.ts)
- *   GET /healthz        liveness, no token
+ *   GET /healthz        up when the database answers (./health.ts), no token
  *
  * It holds no database of its own: the store is a Postgres connection pool (to a server, or to
  * the embedded PGlite process), so a slow query never blocks this event loop.
@@ -33,6 +33,7 @@ import { SimilarImages } from '../services/similar-images.js';
 import { UrlSigner } from '../services/url-signer.js';
 import { createQueryLimitRule } from '../validation/query-limits.js';
 import { FileRoutes } from './files.js';
+import { HealthCheck } from './health.js';
 import { bearerToken, HttpError, readBody, sendError, sendJson } from './respond.js';
 import { handleUpload } from './uploads.js';
 import { MAX_K, MAX_LIMIT } from '../resolvers/helpers.js';
@@ -89,6 +90,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     log,
   };
   const files = new FileRoutes(services);
+  const health = new HealthCheck(store, { log });
   const httpServer: Server = createServer();
   // Longer than clients keep idle connections, so that a request never meets a socket the
   // server is closing at that moment.
@@ -172,7 +174,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
     const route = async (): Promise<void> => {
       if (url.pathname === '/graphql') return graphql(req, res, url);
-      if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true, backend: store.backend });
+      if (url.pathname === '/healthz') {
+        const { status, report } = await health.check();
+        return sendJson(res, status, report, { 'cache-control': 'no-store' });
+      }
       if (url.pathname.startsWith('/files/')) return files.handle(req, res, url);
       if (url.pathname === '/uploads') return handleUpload(services, req, res, url);
       throw new HttpError('NOT_FOUND', `no route ${url.pathname}; the API is at /graphql`);
