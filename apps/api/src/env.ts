@@ -88,12 +88,15 @@ let parsed: Env | undefined;
 /** The environment, parsed on first use; a bad value is one error naming every bad variable. */
 export function loadEnv(source: Readonly<Record<string, string | undefined>> = process.env): Env {
   if (parsed && source === process.env) return parsed;
-  const result = EnvSchema.safeParse(source);
+  // An empty variable counts as unset and gets its default: docker compose passes `${VAR:-}`
+  // as "", and `STRATA_API_PORT=` must not mean port 0.
+  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const result = EnvSchema.safeParse(given);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
     throw new TypeError(`bad environment: ${problems.join('; ')}`);
   }
-  const env: Env = { ...result.data, dataDir: defaultDataDir(source) };
+  const env: Env = { ...result.data, dataDir: defaultDataDir(given) };
   if (source === process.env) parsed = env;
   return env;
 }
