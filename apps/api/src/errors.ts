@@ -6,6 +6,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ImageDecodeError } from '@strata/core/image';
 import { StoreError } from '@strata/core/store';
+import { isDatabaseUnavailable } from './db/unavailable.js';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -18,6 +19,7 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'QUERY_TOO_DEEP'
   | 'QUERY_TOO_COMPLEX'
+  | 'DATABASE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -25,6 +27,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   QUERY_TOO_DEEP: 400,
   QUERY_TOO_COMPLEX: 400,
   TOO_MANY_REQUESTS: 429,
+  DATABASE_UNAVAILABLE: 503,
 };
 
 export function apiError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
@@ -44,8 +47,12 @@ const STORE_CODES: Readonly<Record<string, ErrorCode>> = {
   MIGRATION: 'INTERNAL_SERVER_ERROR',
 };
 
+/** What a client sees while the database is down or restarting; the API recovers by itself. */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'the database cannot be reached right now (stopped or restarting); try again in a few seconds';
+
 /** The code for an error the library raised, or null when it is not one we expect. */
 export function codeOf(error: unknown): ErrorCode | null {
+  if (isDatabaseUnavailable(error)) return 'DATABASE_UNAVAILABLE';
   if (error instanceof StoreError) return STORE_CODES[error.code] ?? null;
   if (error instanceof ImageDecodeError) return 'BAD_USER_INPUT';
   return null;
@@ -55,6 +62,7 @@ export function codeOf(error: unknown): ErrorCode | null {
 export function toApiError(error: unknown): GraphQLError {
   if (error instanceof GraphQLError) return error;
   const code = codeOf(error);
+  if (code === 'DATABASE_UNAVAILABLE') return apiError(code, DATABASE_UNAVAILABLE_MESSAGE);
   if (code && code !== 'INTERNAL_SERVER_ERROR') return apiError(code, (error as Error).message);
   return apiError('INTERNAL_SERVER_ERROR', 'internal error; the server log has the details');
 }
@@ -76,6 +84,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     }
   }
   const code = codeOf(original);
+  if (code === 'DATABASE_UNAVAILABLE') {
+    return { message: DATABASE_UNAVAILABLE_MESSAGE, ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}), extensions: { code } };
+  }
   if (code && code !== 'INTERNAL_SERVER_ERROR') {
     return { message: (original as Error).message, ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}), extensions: { code } };
   }

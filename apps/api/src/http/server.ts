@@ -21,6 +21,7 @@ import { GraphQLError } from 'graphql';
 import { ensureApiSchema, openStore, sharedSecret, type Store } from '@strata/core/store';
 import { createContext, type ApiContext } from '../context.js';
 import type { Env } from '../env.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { apiError, formatError, toApiError } from '../errors.js';
 import { JobQueue } from '../jobs/queue.js';
 import { resolvers } from '../resolvers/index.js';
@@ -141,7 +142,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       context: async () => {
         const token = bearerToken(req);
         if (!token) throw apiError('UNAUTHENTICATED', 'send your API token as `Authorization: Bearer <token>` (create one with `strata token create`)');
-        const principal = await services.auth.fromToken(token);
+        // A database outage is DATABASE_UNAVAILABLE (503), not an internal error.
+        const principal = await services.auth.fromToken(token).catch((error: unknown) => {
+          throw isDatabaseUnavailable(error) ? toApiError(error) : error;
+        });
         if (!principal) throw apiError('UNAUTHENTICATED', 'the bearer token is unknown or revoked');
         return createContext(services, principal, originOf(env, req));
       },

@@ -13,6 +13,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type PgBoss from 'pg-boss';
 import { JOB_QUEUE, checkExecutionProvider, isPermanentJobError, runJob, type ExecutionProvider, type JobMessage } from '@strata/core/jobs';
 import {
@@ -29,6 +30,7 @@ import {
   type JobRecord,
   type Store,
 } from '@strata/core/store';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { startBoss } from './queue.js';
 
 export interface WorkerOptions {
@@ -112,15 +114,35 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const boss: PgBoss = await startBoss({ databaseUrl: options.databaseUrl, retryLimit: options.retryLimit, supervise: true, connections: 3, log });
   let stopping = false;
   let current: AbortController | undefined;
+  const stopped = new AbortController();
+  const pause = (ms: number) => delay(ms, undefined, { signal: stopped.signal }).catch(() => undefined);
 
-  const handle = async (message: PgBoss.JobWithMetadata<JobMessage>): Promise<unknown> => {
+  /**
+   * A bookkeeping write that must not be lost to a database outage (how a job ended, pg-boss's
+   * record of it): tried again with back-off while the database cannot be reached, until the
+   * worker stops. Other errors are thrown.
+   */
+  const whenDatabaseAnswers = async <T>(what: string, write: () => Promise<T>): Promise<T> => {
+    for (let wait = 500; ; wait = Math.min(wait * 2, 8000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (stopping || !isDatabaseUnavailable(error)) throw error;
+        log(`${what}: the database cannot be reached; trying again in ${wait / 1000} s`);
+        await pause(wait);
+      }
+    }
+  };
+
+  /** Runs one delivered job; 'complete' or 'none' (the job is another worker's now) for pg-boss, or throws for a retry. */
+  const handle = async (message: PgBoss.JobWithMetadata<JobMessage>): Promise<'complete' | 'none'> => {
     const jobId = Number(message.data?.jobId);
     if (!Number.isInteger(jobId)) {
       log(`queue message ${message.id} has no job id; dropped`);
-      return undefined;
+      return 'complete';
     }
     const job = await claimJob(store, jobId, id);
-    if (!job) return undefined; // cancelled or finished meanwhile
+    if (!job) return 'complete'; // cancelled or finished meanwhile
     log(`job ${job.id} (${job.kind} ${job.key}) started, attempt ${job.attempts}`);
     const abort = new AbortController();
     current = abort;
@@ -151,29 +173,37 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         executionProvider,
       });
       await progress.flush();
-      await finishJob(store, job.id, id, { status: 'done', result, phase: 'done' });
+      // A job another worker took over meanwhile is left to it (and to pg-boss's record of it).
+      if (!(await whenDatabaseAnswers(`job ${job.id}`, () => finishJob(store, job.id, id, { status: 'done', result, phase: 'done' })))) return 'none';
       log(`job ${job.id} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      return undefined;
+      return 'complete';
     } catch (caught) {
       await progress.flush();
       const reason = abort.signal.aborted ? (abort.signal.reason as unknown) : caught;
       const text = reason instanceof Error ? reason.message : String(reason);
       if (reason instanceof Cancelled) {
-        await finishJob(store, job.id, id, { status: 'cancelled', phase: 'cancelled' });
+        await whenDatabaseAnswers(`job ${job.id}`, () => finishJob(store, job.id, id, { status: 'cancelled', phase: 'cancelled' }));
         log(`job ${job.id} cancelled`);
-        return undefined;
+        return 'complete';
       }
       if (reason instanceof LostLease) {
         log(`job ${job.id}: ${text}; stopped here`);
-        return undefined;
+        return 'none';
       }
-      if (!(reason instanceof ShuttingDown) && isPermanentJobError(caught)) {
-        await finishJob(store, job.id, id, { status: 'failed', error: text });
+      // A lost database is never the job's fault: the retry continues once it is back.
+      if (!(reason instanceof ShuttingDown) && !isDatabaseUnavailable(caught) && isPermanentJobError(caught)) {
+        await whenDatabaseAnswers(`job ${job.id}`, () => finishJob(store, job.id, id, { status: 'failed', error: text }));
         log(`job ${job.id} failed: ${text}`);
-        return undefined;
+        return 'complete';
       }
       const retriesLeft = message.retryCount < message.retryLimit;
-      await finishJob(store, job.id, id, retriesLeft ? { status: 'queued', error: text, phase: 'waiting to retry' } : { status: 'failed', error: text });
+      const owned = await whenDatabaseAnswers(`job ${job.id}`, () =>
+        finishJob(store, job.id, id, retriesLeft ? { status: 'queued', error: text, phase: 'waiting to retry' } : { status: 'failed', error: text }),
+      );
+      if (!owned) {
+        log(`job ${job.id}: taken over by another worker while this one could not reach the database; stopped here`);
+        return 'none';
+      }
       log(`job ${job.id} ${retriesLeft ? 'will be retried' : 'failed for good'}: ${text}`);
       // pg-boss records the failure and, with retries left, delivers the job again.
       throw caught instanceof Error ? caught : new Error(text);
@@ -183,9 +213,33 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     }
   };
 
-  await boss.work<JobMessage>(JOB_QUEUE, { batchSize: 1, pollingIntervalSeconds: options.pollSeconds, includeMetadata: true }, async ([message]) =>
-    message ? handle(message) : undefined,
-  );
+  // Our own loop rather than boss.work(): pg-boss 10's work() neither awaits nor catches the
+  // complete() or fail() that follows each job, so a database outage at that moment was an
+  // unhandled rejection that ended the worker process. Here those writes wait for the database.
+  const loop = (async () => {
+    while (!stopping) {
+      try {
+        // fetch() answers [] when the database cannot be reached.
+        const [message] = await boss.fetch<JobMessage>(JOB_QUEUE, { batchSize: 1, includeMetadata: true });
+        if (!message) {
+          await pause(options.pollSeconds * 1000);
+          continue;
+        }
+        let outcome: 'complete' | 'none' | { error: unknown };
+        try {
+          outcome = await handle(message);
+        } catch (error) {
+          outcome = { error };
+        }
+        if (outcome === 'none') continue;
+        const failure = outcome === 'complete' ? null : { message: outcome.error instanceof Error ? outcome.error.message : String(outcome.error) };
+        await whenDatabaseAnswers(`queue: job ${message.id}`, () => (failure ? boss.fail(JOB_QUEUE, message.id, failure) : boss.complete(JOB_QUEUE, message.id)));
+      } catch (error) {
+        log(`queue: ${error instanceof Error ? error.message : String(error)}`);
+        await pause(options.pollSeconds * 1000);
+      }
+    }
+  })();
 
   // Takes back the jobs of workers that stopped sending heartbeats.
   let supervising = false;
@@ -218,7 +272,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       stopping = true;
       clearInterval(supervisor);
       current?.abort(new ShuttingDown(`worker ${id} is stopping`));
-      await boss.offWork(JOB_QUEUE).catch(() => undefined);
+      stopped.abort();
+      // The running job hands itself back to the queue first.
+      await loop;
       await boss.stop({ graceful: true, wait: true, close: true, timeout: 30_000 }).catch(() => undefined);
       await store.close();
     },
