@@ -8,18 +8,26 @@
 #   scripts/postgres-server.sh url      print DATABASE_URL of the running server (exit 1 if none)
 #   scripts/postgres-server.sh stop     stop it (the data folder is removed: every start is a fresh cluster)
 #   scripts/postgres-server.sh status   say whether it runs
+#   scripts/postgres-server.sh halt     stop it but keep its data and port (a database outage, for fault tests)
+#   scripts/postgres-server.sh restart  start it again on the same data and port (halted or running), print DATABASE_URL
 #
 # Needs root (debootstrap, chroot) or sudo. STRATA_PG_ROOT moves the root (default
 # ${XDG_CACHE_HOME:-~/.cache}/strata/pg-trixie); STRATA_PG_MIRROR picks the Debian mirror.
+# STRATA_PG_INSTANCE=NAME runs a separate server with its own data folder in the same root (CI's
+# server and scripts/topology.mjs's run side by side); STRATA_PG_PORT fixes its port (default: a
+# free one).
 set -euo pipefail
 
 ROOT=${STRATA_PG_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/strata/pg-trixie}
 MIRROR=${STRATA_PG_MIRROR:-http://deb.debian.org/debian}
 PG_VERSION=17
 BIN=/usr/lib/postgresql/$PG_VERSION/bin
-DATA=/var/lib/strata-pg/data          # inside the root
-STATE=$ROOT/var/lib/strata-pg/state   # "PORT" of the running server
-LOG=$ROOT/var/lib/strata-pg/server.log
+INSTANCE=${STRATA_PG_INSTANCE:-}
+[[ "$INSTANCE" =~ ^[a-z0-9_-]*$ ]] || { echo "postgres-server: STRATA_PG_INSTANCE must be lower-case letters, digits, '-' or '_', got \"$INSTANCE\"" >&2; exit 2; }
+HOME_IN_ROOT=/var/lib/strata-pg${INSTANCE:+-$INSTANCE}
+DATA=$HOME_IN_ROOT/data               # inside the root
+STATE=$ROOT$HOME_IN_ROOT/state        # "PORT" of the server (kept while it is halted)
+LOG=$ROOT$HOME_IN_ROOT/server.log
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -69,6 +77,14 @@ running_port() {
 
 url() { echo "postgres://postgres@127.0.0.1:$1/strata"; }
 
+# Starts the cluster in $DATA on port $1.
+run_server() {
+  # No /dev/shm or unix socket in the root: dynamic shared memory in files, TCP only.
+  in_root "$BIN/pg_ctl" -D "$DATA" -l "$HOME_IN_ROOT/server.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -p $1 -c unix_socket_directories='' -c dynamic_shared_memory_type=mmap -c max_connections=50 -c shared_buffers=256MB -c maintenance_work_mem=512MB -c fsync=off -c synchronous_commit=off" >/dev/null \
+    || { tail -20 "$LOG" >&2; say "server did not start"; exit 1; }
+}
+
 start() {
   build_root
   local port
@@ -76,16 +92,30 @@ start() {
   "${sudo_cmd[@]}" rm -rf "$ROOT$DATA" "$STATE"
   "${sudo_cmd[@]}" mkdir -p "$ROOT$DATA"
   # The root's postgres user, not the host's (their uids differ).
-  "${sudo_cmd[@]}" chroot "$ROOT" chown -R postgres:postgres /var/lib/strata-pg
+  "${sudo_cmd[@]}" chroot "$ROOT" chown -R postgres:postgres "$HOME_IN_ROOT"
   # Loopback only, trust auth: a disposable server for tests, never a production setup.
   in_root "$BIN/initdb" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-  port=$(free_port)
-  # No /dev/shm or unix socket in the root: dynamic shared memory in files, TCP only.
-  in_root "$BIN/pg_ctl" -D "$DATA" -l /var/lib/strata-pg/server.log -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c dynamic_shared_memory_type=mmap -c max_connections=50 -c shared_buffers=256MB -c maintenance_work_mem=512MB -c fsync=off -c synchronous_commit=off" >/dev/null \
-    || { tail -20 "$LOG" >&2; say "server did not start"; exit 1; }
+  port=${STRATA_PG_PORT:-$(free_port)}
+  run_server "$port"
   in_root "$BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -c "CREATE DATABASE strata" >/dev/null
   echo "$port" | "${sudo_cmd[@]}" tee "$STATE" >/dev/null
+  url "$port"
+}
+
+# Stops the server, keeping its data folder and port for `restart`.
+halt() {
+  [ -f "$STATE" ] || { say "no server to halt (scripts/postgres-server.sh start)"; exit 1; }
+  if in_root "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    in_root "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+  fi
+}
+
+restart() {
+  [ -f "$STATE" ] || { say "no server to restart (scripts/postgres-server.sh start)"; exit 1; }
+  local port
+  port=$(cat "$STATE")
+  halt
+  run_server "$port"
   url "$port"
 }
 
@@ -99,7 +129,9 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  halt) halt ;;
+  restart) restart ;;
   url) port=$(running_port) || { say "not running (scripts/postgres-server.sh start)"; exit 1; }; url "$port" ;;
   status) if port=$(running_port); then echo "running on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|url|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|url|status|halt|restart" >&2; exit 2 ;;
 esac
