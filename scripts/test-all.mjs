@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Builds the workspace, runs every test suite, and ends with one line "N passed, N failed"
-// summed over all suites. A suite that crashes before reporting counts as one failure.
+// summed over all suites. A suite that crashes before reporting counts as one failure; skipped
+// and todo tests count as failures, and so does a file that fails outside its tests (a
+// beforeAll that throws).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const suites = ['packages/core', 'test'];
@@ -35,10 +37,25 @@ if (build.status !== 0) {
     }
     const result = JSON.parse(readFileSync(report, 'utf8'));
     passed += result.numPassedTests;
-    failed += result.numFailedTests;
-    // A file that fails to load has no tests but is still a failure.
-    const brokenFiles = result.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
-    failed += brokenFiles;
+    let suiteFailed = result.numFailedTests;
+    // A test that did not run proves nothing: skipped and todo tests are failures (a beforeAll
+    // that throws skips every test under it).
+    const skipped = result.numPendingTests + result.numTodoTests;
+    if (skipped > 0) console.error(`${suite}: ${skipped} test(s) skipped or todo; counted as failures`);
+    suiteFailed += skipped;
+    // A file that fails outside its tests (it does not load, a hook throws) is one more failure.
+    for (const file of result.testResults) {
+      if (file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed')) {
+        console.error(`${suite}: ${relative(cwd, file.name)} failed outside its tests: ${String(file.message).split('\n')[0]}`);
+        suiteFailed += 1;
+      }
+    }
+    // vitest's exit status has the last word (an unhandled error fails a run whose tests passed).
+    if (run.status !== 0 && suiteFailed === 0) {
+      console.error(`${suite}: vitest exited with ${run.status ?? run.signal}; counted as 1 failure`);
+      suiteFailed = 1;
+    }
+    failed += suiteFailed;
   }
 }
 console.log(`\n${passed} passed, ${failed} failed`);
