@@ -13,7 +13,7 @@ const dir = resolve(import.meta.dirname, '../../packages/core/src/tsne/wasm');
 const wabtPath = process.env.WABT ?? 'wabt';
 const { default: init } = await import(wabtPath.startsWith('/') ? pathToFileURL(wabtPath).href : wabtPath);
 const wabt = await init();
-for (const [name, constant] of [['bh-list', 'BH_LIST_WASM']]) {
+for (const [name, constant] of [['bh-list', 'BH_LIST_WASM'], ['attraction', 'ATTRACTION_WASM']]) {
   const source = join(dir, `${name}.wat`);
   const module = wabt.parseWat(source, readFileSync(source, 'utf8'), { simd: true });
   module.validate();

@@ -25,7 +25,9 @@ import {
   tsne,
 } from '../src/tsne/index.js';
 import type { SparseAffinities, TsneMethod } from '../src/tsne/index.js';
-import { barnesHutRepulsion, useWasmListSums } from '../src/tsne/gradient-bh.js';
+import { attractiveForces, attractiveForcesFast, releaseAttraction } from '../src/tsne/gradient-attractive.js';
+import { barnesHutRepulsion } from '../src/tsne/gradient-bh.js';
+import { allowWasm } from '../src/tsne/wasm/instance.js';
 import { QuadTree } from '../src/tsne/quadtree.js';
 import { PYTHON, runPython } from './python.js';
 
@@ -271,7 +273,7 @@ describe('building blocks', () => {
     const tree = new QuadTree(n);
     tree.build(y);
     const run = (wasm: boolean, chunk: number): { f: Float64Array; q: number } => {
-      useWasmListSums(wasm);
+      allowWasm(wasm);
       const f = new Float64Array(2 * n);
       let q = 0;
       for (let from = 0; from < n; from += chunk) q += barnesHutRepulsion(y, tree, 0.5, from, Math.min(n, from + chunk), f);
@@ -286,7 +288,36 @@ describe('building blocks', () => {
         expect(Math.abs(other.q - reference.q) / reference.q).toBeLessThan(1e-12);
       }
     } finally {
-      useWasmListSums(true);
+      allowWasm(true);
+    }
+  });
+
+  it('attractive forces: WebAssembly and JavaScript give the same bits', async () => {
+    const n = 2000;
+    const k = 20;
+    const data = new Float32Array(n * 5);
+    const random = createRandom(4);
+    for (let e = 0; e < data.length; e++) data[e] = random.normal();
+    const graph = await nearestNeighbors(createExecutor(1), data, n, 5, k, 'exact', random, undefined);
+    const p = jointProbabilities(graph.indices, binarySearchPerplexity(graph.sqDistances, n, k, 6), n, k);
+    const y = new Float64Array(2 * n);
+    for (let e = 0; e < 2 * n; e++) y[e] = 5 * random.normal();
+    const partials = new Float64Array(2);
+    const reference = new Float64Array(2 * n);
+    attractiveForces(y, p.rowPtr, p.colIdx, p.values, 12, null, 0, n, reference, false, partials, 0);
+    try {
+      for (const wasm of [true, false]) {
+        allowWasm(wasm);
+        releaseAttraction();
+        const f = new Float64Array(2 * n);
+        for (let from = 0; from < n; from += 256) {
+          attractiveForcesFast(y, p.rowPtr, p.colIdx, p.values, 12, from, Math.min(n, from + 256), f, 1, 0, partials, 0);
+        }
+        expect(Array.from(f)).toEqual(Array.from(reference));
+      }
+    } finally {
+      allowWasm(true);
+      releaseAttraction();
     }
   });
 

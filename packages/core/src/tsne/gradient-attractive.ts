@@ -5,6 +5,10 @@
  * as in sklearn's `compute_gradient_positive`.
  */
 
+import { ATTRACTION_WASM } from './wasm/attraction.js';
+import type { WasmInstance } from './wasm/instance.js';
+import { instantiate, wasmAllowed } from './wasm/instance.js';
+
 /** np.finfo(np.float32).tiny: sklearn clamps p and q with it inside the logarithm. */
 export const FLOAT32_TINY = 1.1754943508222875e-38;
 
@@ -102,4 +106,88 @@ export function pLogPAndSum(values: Float64Array, exaggeration: number): { pLogP
     sumP += p;
   }
   return { pLogP, sumP };
+}
+
+/**
+ * The steps without an error check run the force loop in WebAssembly (wasm/attraction.wat: two
+ * non-zeros at a time in f64x2 lanes, the same operations in the same order as the loop above,
+ * so the same bits): 1.6x faster (20,000 points: 6.2 -> 3.8 ms a step on one core). The module
+ * cannot read the shared arrays, so each thread keeps a copy of P in its module's memory (made
+ * when it first sees this P, `pKey`) and copies y in once per step (`step`): 12 bytes per
+ * non-zero per thread (30 MB each at 20,000 points), released with releaseAttraction().
+ */
+interface AttractionCopy {
+  instance: WasmInstance;
+  pKey: number;
+  step: number;
+  n: number;
+  yAt: number;
+  rowPtrAt: number;
+  colAt: number;
+  valAt: number;
+  outAt: number;
+}
+let copy: AttractionCopy | undefined;
+
+/** Drops this thread's copy of P (the calling thread's outlives the run otherwise). */
+export function releaseAttraction(): void {
+  copy = undefined;
+}
+
+/**
+ * attractiveForces without the error terms, for rows from .. to (order null), through the
+ * WebAssembly module when there is one. `pKey` names this P (unique per optimisation in the
+ * process) and `step` this y (it changes every step).
+ */
+export function attractiveForcesFast(
+  y: Float64Array,
+  rowPtr: Int32Array,
+  colIdx: Int32Array,
+  values: Float64Array,
+  exaggeration: number,
+  from: number,
+  to: number,
+  posF: Float64Array,
+  pKey: number,
+  step: number,
+  partials: Float64Array,
+  partialBase: number,
+): void {
+  const n = rowPtr.length - 1;
+  if (copy === undefined || copy.pKey !== pKey) copy = wasmAllowed() ? copyOfP(rowPtr, colIdx, values, pKey) : undefined;
+  if (copy === undefined) {
+    attractiveForces(y, rowPtr, colIdx, values, exaggeration, null, from, to, posF, false, partials, partialBase);
+    return;
+  }
+  const { instance } = copy;
+  if (copy.step !== step) {
+    new Float64Array(instance.memory.buffer, copy.yAt, 2 * n).set(y.subarray(0, 2 * n));
+    copy.step = step;
+  }
+  const forces = instance.exports.forces as (
+    y: number, rowPtr: number, col: number, val: number, out: number, from: number, to: number, exaggeration: number,
+  ) => void;
+  forces(copy.yAt, copy.rowPtrAt, copy.colAt, copy.valAt, copy.outAt, from, to, exaggeration);
+  posF.set(new Float64Array(instance.memory.buffer, copy.outAt, 2 * (to - from)), 2 * from);
+  partials[partialBase + PARTIAL_P_LOG_QZ] = 0;
+}
+
+function copyOfP(rowPtr: Int32Array, colIdx: Int32Array, values: Float64Array, pKey: number): AttractionCopy | undefined {
+  const instance = instantiate(ATTRACTION_WASM);
+  if (instance === undefined) return undefined;
+  const n = rowPtr.length - 1;
+  const nnz = colIdx.length;
+  const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+  const yAt = 16;
+  const rowPtrAt = align(yAt + 16 * n);
+  const colAt = align(rowPtrAt + 4 * (n + 1));
+  const valAt = align(colAt + 4 * nnz);
+  const outAt = align(valAt + 8 * nnz);
+  // Room for the output of any rows (a chunk is POINT_CHUNK rows, but n costs little).
+  instance.reserve(outAt + 16 * n);
+  const buffer = instance.memory.buffer;
+  new Int32Array(buffer, rowPtrAt, n + 1).set(rowPtr);
+  new Int32Array(buffer, colAt, nnz).set(colIdx);
+  new Float64Array(buffer, valAt, nnz).set(values);
+  return { instance, pKey, step: Number.NaN, n, yAt, rowPtrAt, colAt, valAt, outAt };
 }

@@ -26,6 +26,7 @@
 import type { QuadTreeArrays } from './quadtree.js';
 import { GROUP_SIZE } from './quadtree.js';
 import { BH_LIST_WASM } from './wasm/bh-list.js';
+import { instantiate, wasmAllowed } from './wasm/instance.js';
 
 /**
  * Where the list sums run: wasm/bh-list.wat sums four points at a time in f64x2 lanes (1.5x
@@ -43,7 +44,6 @@ const OUT_FY = 192;
 const OUT_Q = 256;
 const LIST = 512;
 const ENTRY = 4;
-const PAGE = 65536;
 
 interface ListSums {
   /** Slots: the layout above, as a view on the module's memory when there is one. */
@@ -54,46 +54,23 @@ interface ListSums {
 }
 
 let listSums: ListSums | undefined;
-let wasmAllowed = true;
-
-/** For tests: run the list sums in JavaScript (false) or WebAssembly when available (true). */
-export function useWasmListSums(enabled: boolean): void {
-  wasmAllowed = enabled;
-  listSums = undefined;
-}
-
 /** Per thread (each worker loads this module): the module instance, or plain memory. */
 function listSumsFor(nodeCount: number): ListSums {
-  if (listSums === undefined) listSums = createListSums();
+  // A test may have turned WebAssembly off (or on again) since the last call.
+  if (listSums === undefined || (listSums.sum !== undefined) !== wasmAllowed()) listSums = createListSums();
   if (listSums.slots.length < LIST + ENTRY * nodeCount) listSums.grow(nodeCount);
   return listSums;
 }
 
-/** The little of the WebAssembly API used here (this package's TypeScript lib does not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
 function createListSums(): ListSums {
-  const bytes = Buffer.from(BH_LIST_WASM, 'base64');
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (wasmAllowed && wasm !== undefined && wasm.validate(bytes)) {
-    const instance = new wasm.Instance(new wasm.Module(bytes), {});
-    const memory = instance.exports.memory as WasmMemory;
-    const sum = instance.exports.sum as (count: number, points: number) => void;
+  const instance = instantiate(BH_LIST_WASM);
+  if (instance !== undefined) {
     const sums: ListSums = {
-      slots: new Float64Array(memory.buffer),
-      sum,
+      slots: new Float64Array(instance.memory.buffer),
+      sum: instance.exports.sum as (count: number, points: number) => void,
       grow(entries: number): void {
-        const bytesNeeded = 8 * (LIST + ENTRY * entries);
-        if (memory.buffer.byteLength < bytesNeeded) memory.grow(Math.ceil((bytesNeeded - memory.buffer.byteLength) / PAGE));
-        sums.slots = new Float64Array(memory.buffer);
+        instance.reserve(8 * (LIST + ENTRY * entries));
+        sums.slots = new Float64Array(instance.memory.buffer);
       },
     };
     return sums;

@@ -19,6 +19,9 @@ import type { TsneMethod } from './types.js';
  * One gradient evaluation: writes the KL gradient into `grad` (the factor 4 included, as
  * sklearn multiplies by 2 (dof + 1) / dof) and returns KL(P || Q) when asked, else NaN.
  */
+/** Names each evaluator's P for the threads' copies of it (gradient-attractive.ts). */
+let nextPKey = 1;
+
 export class GradientEvaluator {
   readonly posF: Float64Array;
   readonly negF: Float64Array;
@@ -29,6 +32,8 @@ export class GradientEvaluator {
   private readonly fftBuffers: FftBuffers | undefined;
   /** pLogPAndSum for the last exaggeration asked (it changes once, at the end of the first phase). */
   private pTerms: { exaggeration: number; pLogP: number; sumP: number } | undefined;
+  private readonly pKey = nextPKey++;
+  private step = 0;
 
   constructor(
     private readonly executor: Executor,
@@ -64,6 +69,8 @@ export class GradientEvaluator {
       values: p.values,
       exaggeration,
       computeError,
+      pKey: this.pKey,
+      step: this.step++,
       posF: this.posF,
       negF: this.negF,
       partials: this.partials,

@@ -5,7 +5,7 @@
  * thread count and every chunk writes its own outputs (or its own slot of `partials`), which
  * makes results bit-identical for any number of threads.
  */
-import { attractiveForces, PARTIAL_SUM_Q, PARTIALS } from './gradient-attractive.js';
+import { attractiveForces, attractiveForcesFast, PARTIAL_SUM_Q, PARTIALS } from './gradient-attractive.js';
 import { barnesHutRepulsion } from './gradient-bh.js';
 import { exactRepulsion } from './gradient-exact.js';
 import type { FftBuffers, FftGridParams } from './gradient-fft.js';
@@ -41,6 +41,9 @@ export interface GradientTask {
   values: Float64Array;
   exaggeration: number;
   computeError: boolean;
+  /** Names P (unique per optimisation in the process) and y (changes every step), for copies. */
+  pKey: number;
+  step: number;
   posF: Float64Array;
   negF: Float64Array;
   /** PARTIALS values per chunk. */
@@ -239,19 +242,23 @@ function gradientChunk(task: GradientTask, chunk: number): void {
     task.partials[base + PARTIAL_SUM_Q] = sumQ;
   }
   if (task.parts !== 'repulsion') {
-    attractiveForces(
-      task.y,
-      task.rowPtr,
-      task.colIdx,
-      task.values,
-      task.exaggeration,
-      order,
-      from,
-      to,
-      task.posF,
-      task.computeError,
-      task.partials,
-      base,
-    );
+    if (!task.computeError && order === null) {
+      attractiveForcesFast(task.y, task.rowPtr, task.colIdx, task.values, task.exaggeration, from, to, task.posF, task.pKey, task.step, task.partials, base);
+    } else {
+      attractiveForces(
+        task.y,
+        task.rowPtr,
+        task.colIdx,
+        task.values,
+        task.exaggeration,
+        order,
+        from,
+        to,
+        task.posF,
+        task.computeError,
+        task.partials,
+        base,
+      );
+    }
   }
 }

@@ -8,6 +8,7 @@
  */
 import type { SparseAffinities } from './affinities.js';
 import type { Executor } from './executor.js';
+import { releaseAttraction } from './gradient-attractive.js';
 import { GradientEvaluator } from './gradient.js';
 import type { FftSettings } from './gradient-fft.js';
 import type { TsneMethod, TsneProgress } from './types.js';
@@ -110,9 +111,14 @@ export async function optimize(
   };
 
   const exaggerationEnd = Math.min(settings.exaggerationIterations, iterations);
-  let result = await descend(0, exaggerationEnd, 0.5, settings.earlyExaggeration, settings.exaggerationIterations, 'exaggeration');
-  if (iterations > exaggerationEnd) {
-    result = await descend(result.last + 1, iterations, 0.8, 1, N_ITER_WITHOUT_PROGRESS, 'embedding');
+  try {
+    let result = await descend(0, exaggerationEnd, 0.5, settings.earlyExaggeration, settings.exaggerationIterations, 'exaggeration');
+    if (iterations > exaggerationEnd) {
+      result = await descend(result.last + 1, iterations, 0.8, 1, N_ITER_WITHOUT_PROGRESS, 'embedding');
+    }
+    return { klDivergence: result.error, lastIteration: result.last, steps: { ...evaluator.steps } };
+  } finally {
+    // This thread's copy of P (workers drop theirs when the executor closes).
+    releaseAttraction();
   }
-  return { klDivergence: result.error, lastIteration: result.last, steps: { ...evaluator.steps } };
 }
