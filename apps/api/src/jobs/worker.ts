@@ -62,6 +62,12 @@ class ShuttingDown extends Error {
   override readonly name = 'ShuttingDown';
 }
 
+/** An error for the log: one line for a database outage (Prisma's own message takes five). */
+function explain(error: unknown): string {
+  if (isDatabaseUnavailable(error)) return 'the database cannot be reached';
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Writes progress at most once a second (errors and phase changes at once), always the last one. */
 class ProgressWriter {
   #pending: { -readonly [K in keyof JobProgress]: JobProgress[K] } = {};
@@ -94,7 +100,7 @@ class ProgressWriter {
     this.#last = Date.now();
     this.#chain = this.#chain
       .then(() => reportJobProgress(this.store, this.job.id, this.worker, progress))
-      .catch((error: unknown) => this.log(`job ${this.job.id}: progress not saved: ${error instanceof Error ? error.message : String(error)}`));
+      .catch((error: unknown) => this.log(`job ${this.job.id}: progress not saved: ${explain(error)}`));
     return this.#chain;
   }
 }
@@ -156,7 +162,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           if (!beat.owned) abort.abort(new LostLease(`job ${job.id} was taken over by another worker`));
           else if (beat.cancelRequested) abort.abort(new Cancelled(`job ${job.id} was cancelled`));
         })
-        .catch((error: unknown) => log(`job ${job.id}: heartbeat failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) => log(`job ${job.id}: heartbeat failed: ${explain(error)}`))
         .finally(() => {
           beating = false;
         });
@@ -235,18 +241,28 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         const failure = outcome === 'complete' ? null : { message: outcome.error instanceof Error ? outcome.error.message : String(outcome.error) };
         await whenDatabaseAnswers(`queue: job ${message.id}`, () => (failure ? boss.fail(JOB_QUEUE, message.id, failure) : boss.complete(JOB_QUEUE, message.id)));
       } catch (error) {
-        log(`queue: ${error instanceof Error ? error.message : String(error)}`);
+        log(`queue: ${explain(error)}`);
         await pause(options.pollSeconds * 1000);
       }
     }
   })();
 
-  // Takes back the jobs of workers that stopped sending heartbeats.
+  // Takes back the jobs of workers that stopped sending heartbeats. Heartbeats missed while this
+  // worker could not reach the database either prove nothing (every job looks stale after an
+  // outage): it judges them only once it has reached the database for a whole stale period.
   let supervising = false;
+  // At start it judges at once, as before (its owner may have died with the last worker).
+  let reachableSince: number | null = Date.now() - options.staleSeconds * 1000;
   const supervise = async (): Promise<void> => {
     if (supervising || stopping) return;
     supervising = true;
     try {
+      if (reachableSince === null) {
+        await store.withPrisma((prisma) => prisma.$queryRaw`SELECT 1`);
+        reachableSince = Date.now();
+        log('supervisor: the database answers again');
+      }
+      if (Date.now() - reachableSince < options.staleSeconds * 1000) return;
       for (const stale of await reclaimStaleJobs(store, options.staleSeconds)) {
         log(`job ${stale.id}: worker ${stale.worker} stopped sending heartbeats; handing it to the queue again`);
         if (!stale.bossId) continue;
@@ -255,7 +271,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         if (after?.state === 'failed') await failJob(store, stale.id, `worker ${stale.worker} lost, and no retries are left`);
       }
     } catch (error) {
-      log(`supervisor: ${error instanceof Error ? error.message : String(error)}`);
+      if (isDatabaseUnavailable(error)) reachableSince = null;
+      log(`supervisor: ${explain(error)}`);
     } finally {
       supervising = false;
     }
