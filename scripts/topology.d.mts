@@ -47,7 +47,8 @@ export interface StatusRow {
   name: string;
   pid: number | null;
   url: string | null;
-  state: 'running' | 'not running' | 'healthy' | 'not answering' | 'exited';
+  /** running, not running (postgres); healthy, unhealthy (HTTP 503), not answering, exited. */
+  state: string;
 }
 
 export function topologyDir(dir?: string): string;

@@ -100,9 +100,25 @@ async function waitUntil(name, pid, log, ready, timeoutMs = START_TIMEOUT_MS) {
 }
 
 async function httpOk(url) {
-  const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
-  await response.arrayBuffer();
-  return response.ok;
+  return (await httpStatus(url)) === 200;
+}
+
+/** The HTTP status `url` answers with, or null when nothing answers. */
+async function httpStatus(url) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return null;
+  }
+}
+
+/** healthy, unhealthy (HTTP 503: the API's database is down), not answering, exited. */
+async function httpState(pid, url) {
+  if (!alive(pid)) return 'exited';
+  const status = await httpStatus(url);
+  return status === 200 ? 'healthy' : status === null ? 'not answering' : `unhealthy (HTTP ${status})`;
 }
 
 /** Starts a detached process (its own process group) writing to `log`; returns its pid. */
@@ -322,15 +338,10 @@ export class Topology {
       database = 'not running';
     }
     rows.push({ name: 'postgres', pid: null, url: this.state.database.url, state: database });
-    if (this.state.api) {
-      const healthy = alive(this.state.api.pid) && (await httpOk(`${this.state.api.url}/healthz`).catch(() => false));
-      rows.push({ name: 'api', pid: this.state.api.pid, url: `${this.state.api.url}/graphql`, state: healthy ? 'healthy' : alive(this.state.api.pid) ? 'not answering' : 'exited' });
-    }
+    if (this.state.api) rows.push({ name: 'api', pid: this.state.api.pid, url: `${this.state.api.url}/graphql`, state: await httpState(this.state.api.pid, `${this.state.api.url}/healthz`) });
     this.state.workers.forEach((worker, i) => rows.push({ name: `worker ${i + 1}`, pid: worker.pid, url: null, state: alive(worker.pid) ? 'running' : 'exited' }));
-    if (this.state.web) {
-      const healthy = alive(this.state.web.pid) && (await httpOk(`${this.state.web.url}/api/strata/healthz`).catch(() => false));
-      rows.push({ name: 'web', pid: this.state.web.pid, url: this.state.web.url, state: healthy ? 'healthy' : alive(this.state.web.pid) ? 'not answering' : 'exited' });
-    }
+    // Through the web app's proxy: healthy when the web app, the API and the database all answer.
+    if (this.state.web) rows.push({ name: 'web', pid: this.state.web.pid, url: this.state.web.url, state: await httpState(this.state.web.pid, `${this.state.web.url}/api/strata/healthz`) });
     return rows;
   }
 
@@ -390,7 +401,7 @@ async function main(argv) {
     case 'status': {
       const topology = Topology.open(options.dir);
       const rows = await topology.status();
-      for (const row of rows) console.log(`${row.name.padEnd(9)} ${row.state.padEnd(13)} ${row.pid ? `pid ${row.pid}` : ''}${row.url ? `  ${row.url}` : ''}`);
+      for (const row of rows) console.log(`${row.name.padEnd(9)} ${row.state.padEnd(22)} ${row.pid ? `pid ${String(row.pid).padEnd(8)}` : ' '.repeat(12)}${row.url ?? ''}`);
       return rows.every((row) => row.state === 'healthy' || row.state === 'running') ? 0 : 1;
     }
     case 'env': {
