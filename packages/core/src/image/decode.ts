@@ -41,6 +41,45 @@ export class ImageDecodeError extends Error {
   }
 }
 
+/** A failure whose reason comes from libvips' error buffer, which concurrent decodes share. */
+class LibvipsDecodeError extends ImageDecodeError {}
+
+/**
+ * libvips keeps one error buffer for the whole process, and sharp reports what is in it when an
+ * operation fails: with several decodes at once (a folder source reads a few files at a time),
+ * a failing file can get another file's reason, several reasons, or "Unknown error". So a
+ * decode that fails in libvips is run again alone — after the decodes in flight, before any new
+ * one — and that second failure, with its own reason, is the one reported. Failures are rare;
+ * the decodes that succeed never wait.
+ */
+let decodesInFlight = 0;
+let aloneUntil: Promise<void> | undefined;
+const waitingForIdle: (() => void)[] = [];
+
+async function together<T>(task: () => Promise<T>): Promise<T> {
+  while (aloneUntil) await aloneUntil;
+  decodesInFlight++;
+  try {
+    return await task();
+  } finally {
+    decodesInFlight--;
+    if (decodesInFlight === 0) for (const wake of waitingForIdle.splice(0)) wake();
+  }
+}
+
+async function alone<T>(task: () => Promise<T>): Promise<T> {
+  while (aloneUntil) await aloneUntil;
+  let release = (): void => undefined;
+  aloneUntil = new Promise<void>((resolve) => (release = resolve));
+  try {
+    while (decodesInFlight > 0) await new Promise<void>((resolve) => waitingForIdle.push(resolve));
+    return await task();
+  } finally {
+    aloneUntil = undefined;
+    release();
+  }
+}
+
 export async function decodeImage(input: string | Uint8Array, options: DecodeOptions = {}): Promise<RawImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
@@ -49,6 +88,15 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeOpt
   const source = typeof input === 'string' ? input : `<in-memory image of ${input.byteLength} bytes>`;
   const bytes = typeof input === 'string' ? await readImageFile(input) : input;
   if (bytes.byteLength === 0) throw new ImageDecodeError(source, 'empty file, not an image');
+  try {
+    return await together(() => decodeBytes(bytes, source, maxPixels));
+  } catch (error) {
+    if (!(error instanceof LibvipsDecodeError)) throw error;
+    return alone(() => decodeBytes(bytes, source, maxPixels));
+  }
+}
+
+async function decodeBytes(bytes: Uint8Array, source: string, maxPixels: number): Promise<RawImage> {
   // A view, not a copy: sharp wants a Buffer.
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -58,11 +106,11 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeOpt
     meta = await sharp(buffer, { ignoreIcc: true, limitInputPixels: false }).metadata();
   } catch (error) {
     const message = errorMessage(error);
-    throw new ImageDecodeError(
+    throw new LibvipsDecodeError(
       source,
       /unsupported image format/i.test(message)
         ? 'unrecognised or unsupported image format (expected JPEG, PNG, WebP or TIFF)'
-        : `corrupt image header (${message})`,
+        : `corrupt image header (${message.replace(/^Input (buffer|file) has corrupt header: /, '')})`,
     );
   }
   if (!SUPPORTED_FORMATS.has(meta.format)) {
@@ -76,7 +124,7 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeOpt
     throw new ImageDecodeError(
       source,
       `image is ${width}x${height} = ${width * height} pixels, over the limit of ${maxPixels} ` +
-        '(decompression-bomb guard, as in PIL; raise maxPixels to allow it)',
+        '(decompression-bomb guard, as in PIL)',
     );
   }
   if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
@@ -111,7 +159,7 @@ export async function decodeImage(input: string | Uint8Array, options: DecodeOpt
   try {
     decoded = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw new ImageDecodeError(source, `corrupt or truncated image data (${errorMessage(error)})`);
+    throw new LibvipsDecodeError(source, `corrupt or truncated image data (${errorMessage(error)})`);
   }
   const { data, info } = decoded;
   if (info.width !== width || info.height !== height) {

@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Filter, Metadata } from 'h5wasm/node';
 
+import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
 import type { RawImage } from '../image/raw-image.js';
 import { ImageReadError, type ImageSource, type SourceResult } from './types.js';
 
@@ -23,6 +24,12 @@ export interface Hdf5SourceOptions {
    * It bounds the WebAssembly heap, which never shrinks once grown. Default 32 MiB.
    */
   readonly maxReadBytes?: number;
+  /**
+   * Refuse a brick whose images have more pixels than this, at open time. Unwritten chunks take
+   * no room in an HDF5 file, so a tiny file can declare 30,000 x 30,000 images that would each
+   * need gigabytes to read. Default DEFAULT_MAX_PIXELS, the limit image files have.
+   */
+  readonly maxPixels?: number;
 }
 
 /** Why an HDF5 file or dataset cannot be used as an image source; names the file and dataset. */
@@ -171,7 +178,7 @@ interface BrickLayout {
  * dataset whose last axis is 3 or 4 is a single H x W x C image without the N axis, not N
  * greyscale images 3 or 4 pixels wide, so it is refused.
  */
-function checkLayout(fail: (problem: string) => never, meta: Metadata, filters: readonly Filter[]): BrickLayout {
+function checkLayout(fail: (problem: string) => never, meta: Metadata, filters: readonly Filter[], maxPixels: number): BrickLayout {
   const expected = 'expected uint8 images as N x H x W x 3 (RGB) or N x H x W (greyscale)';
   if (meta.type !== H5T_INTEGER || meta.size !== 1 || meta.signed || meta.vlen) {
     fail(`element type is ${describeType(meta)}, expected uint8 (8-bit unsigned integer pixels)`);
@@ -191,6 +198,10 @@ function checkLayout(fail: (problem: string) => never, meta: Metadata, filters: 
   }
   if (height === 0 || width === 0) {
     fail(`shape is ${describeShape(shape)}: images have no pixels; ${expected}`);
+  }
+  if (height * width > maxPixels) {
+    fail(`shape is ${describeShape(shape)}: each image is ${width}x${height} = ${height * width} pixels, over the ` +
+      `limit of ${maxPixels} (decompression-bomb guard, as for image files)`);
   }
   const undecodable = filters.filter((filter) => !DECODABLE_FILTERS.has(filter.id));
   if (undecodable.length > 0) {
@@ -222,6 +233,10 @@ export async function openHdf5Source(path: string, options: Hdf5SourceOptions = 
   if (!Number.isFinite(maxReadBytes) || maxReadBytes <= 0) {
     throw new RangeError(`maxReadBytes must be a positive number of bytes, got ${maxReadBytes}`);
   }
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
+    throw new RangeError(`maxPixels must be a positive integer, got ${String(maxPixels)}`);
+  }
 
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
     throw new Hdf5SourceError(path, undefined, error.code === 'ENOENT' ? 'no such file' : error.message);
@@ -250,7 +265,7 @@ export async function openHdf5Source(path: string, options: Hdf5SourceOptions = 
         : `datasets in the file: ${datasets.join(', ')}`}. Choose one with the dataset option`);
     }
     const dataset = entity as Dataset;
-    const layout = hdf5(() => checkLayout(fail, dataset.metadata, dataset.filters));
+    const layout = hdf5(() => checkLayout(fail, dataset.metadata, dataset.filters, maxPixels));
     return new Hdf5Source(path, datasetPath, file, layout, maxReadBytes);
   } catch (error) {
     hdf5(() => file.close());

@@ -11,7 +11,7 @@ import type { ImageSource, SourceResult } from './types.js';
 export interface OpenImageSourceOptions {
   /** HDF5 only: dataset holding the images. Default `'imgBrick'`. */
   readonly dataset?: string;
-  /** Folders only: images with more pixels than this are reported as unreadable. */
+  /** Images with more pixels than this are unreadable (folders) or refused at open (HDF5). */
   readonly maxPixels?: number;
 }
 
@@ -49,7 +49,10 @@ export async function openImageSource(path: string, options: OpenImageSourceOpti
     return openFolderSource(path, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels });
   }
   if (info.isFile() && (await isHdf5File(path))) {
-    return openHdf5Source(path, options.dataset === undefined ? {} : { dataset: options.dataset });
+    return openHdf5Source(path, {
+      ...(options.dataset === undefined ? {} : { dataset: options.dataset }),
+      ...(options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }),
+    });
   }
   const what = info.isFile() ? 'a file without the HDF5 signature' : 'neither a file nor a folder';
   throw new Error(`cannot open image source ${path}: it is ${what}; ${ACCEPTED}`);
