@@ -41,6 +41,11 @@ import { MAX_K, MAX_LIMIT } from '../resolvers/helpers.js';
 
 export const SCHEMA_PATH = new URL('../../schema.graphql', import.meta.url);
 
+/** Tokens of a query's text; a query within the cost limit has well under this many. */
+const MAX_QUERY_TOKENS = 100_000;
+/** Introspection budget: about 3 times what the standard introspection query costs here (350,000). */
+const MAX_INTROSPECTION_COST = 1_000_000;
+
 export interface ApiServerOptions {
   readonly env: Env;
   readonly databaseUrl: string;
@@ -108,8 +113,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         maxCost: env.STRATA_MAX_QUERY_COST,
         argumentMaxima: { limit: MAX_LIMIT, k: MAX_K },
         defaultListSize: 20,
+        maxIntrospectionCost: MAX_INTROSPECTION_COST,
       }),
     ],
+    // A query's text is parsed before any rule sees it: a cap on its tokens keeps a huge one cheap
+    // to refuse. Inline base64 uploads are one token each (or variables).
+    parseOptions: { maxTokens: MAX_QUERY_TOKENS },
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginLandingPageDisabled()],
   });

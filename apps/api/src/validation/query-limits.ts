@@ -7,9 +7,21 @@
  * the argument allows, since validation runs once per query text, before variables are known),
  * else its declared default, else a nominal size. So `datasets { images(limit: 500) { items {
  * url } } }` costs about 20 x 500 x 3; a query of a hundred aliased image pages is refused.
+ * `__typename` costs 1 like any field, so a query of 100,000 of them is refused too.
+ *
+ * Introspection (`__schema`, `__type`) has a budget of its own, since the standard introspection
+ * query that tools send costs more than any data query may: its lists (types, fields, args,
+ * ...) count as the most items they hold in this schema. graphql-js already limits how deep
+ * introspection lists nest; this limits how many of them one query asks for (aliases), which
+ * it does not: each alias walking the schema costs the event loop milliseconds.
  */
 import {
   GraphQLError,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
+  isAbstractType,
+  isEnumType,
+  isInputObjectType,
   getNamedType,
   getNullableType,
   isListType,
@@ -21,6 +33,9 @@ import {
   type FragmentDefinitionNode,
   type GraphQLField,
   type GraphQLOutputType,
+  type GraphQLInterfaceType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
@@ -34,6 +49,31 @@ export interface QueryLimits {
   readonly argumentMaxima: Readonly<Record<string, number>>;
   /** Assumed size of lists without a bounding argument (datasets, layers, errors). */
   readonly defaultListSize: number;
+  /** Budget of the introspection part of a query, counted the same way. */
+  readonly maxIntrospectionCost: number;
+}
+
+const introspectionSizes = new WeakMap<GraphQLSchema, Readonly<Record<string, number>>>();
+
+/** The most items each introspection list field can return in this schema. */
+function introspectionListSizes(schema: GraphQLSchema): Readonly<Record<string, number>> {
+  let sizes = introspectionSizes.get(schema);
+  if (sizes) return sizes;
+  const types = Object.values(schema.getTypeMap());
+  const most = (counts: number[]): number => Math.max(1, ...counts);
+  const withFields = types.filter((type): type is GraphQLObjectType | GraphQLInterfaceType => isObjectType(type) || isInterfaceType(type));
+  sizes = {
+    types: types.length,
+    fields: most(withFields.map((type) => Object.keys(type.getFields()).length)),
+    args: most([...withFields.flatMap((type) => Object.values(type.getFields()).map((field) => field.args.length)), ...schema.getDirectives().map((d) => d.args.length)]),
+    interfaces: most(withFields.map((type) => type.getInterfaces().length)),
+    possibleTypes: most(types.map((type) => (isAbstractType(type) ? schema.getPossibleTypes(type).length : 0))),
+    enumValues: most(types.map((type) => (isEnumType(type) ? type.getValues().length : 0))),
+    inputFields: most(types.map((type) => (isInputObjectType(type) ? Object.keys(type.getFields()).length : 0))),
+    directives: schema.getDirectives().length,
+  };
+  introspectionSizes.set(schema, sizes);
+  return sizes;
 }
 
 function fragmentsOf(context: ValidationContext): Map<string, FragmentDefinitionNode> {
@@ -86,8 +126,9 @@ function boundOf(field: FieldNode, def: GraphQLField<unknown, unknown> | undefin
   return undefined;
 }
 
+/** `__schema` and `__type`, whose answers describe the schema; `__typename` is an ordinary leaf. */
 function isIntrospection(field: FieldNode): boolean {
-  return field.name.value.startsWith('__');
+  return field.name.value === '__schema' || field.name.value === '__type';
 }
 
 export function createQueryLimitRule(limits: QueryLimits): ValidationRule {
@@ -95,6 +136,8 @@ export function createQueryLimitRule(limits: QueryLimits): ValidationRule {
     const fragments = fragmentsOf(context);
 
     const depthOf = (selectionSet: SelectionSetNode, depth: number): number => {
+      // Checked on the way in: a fragment that spreads itself (another rule's error) is endless.
+      if (depth > limits.maxDepth) return depth;
       let deepest = depth;
       for (const field of fieldsOf(selectionSet, fragments)) {
         if (isIntrospection(field) || !field.selectionSet) continue;
@@ -105,27 +148,37 @@ export function createQueryLimitRule(limits: QueryLimits): ValidationRule {
       return deepest;
     };
 
+    const sizes = introspectionListSizes(context.getSchema());
+    let introspectionCost = 0;
+
     // `inherited`: the bound of a paged parent (images(limit) { items { ... } }) for the list under it.
-    const costOf = (selectionSet: SelectionSetNode, parent: GraphQLOutputType | null | undefined, inherited?: number): number => {
+    // `inside`: within __schema or __type, whose lists are bounded by the schema's own sizes.
+    const costOf = (selectionSet: SelectionSetNode, parent: GraphQLOutputType | null | undefined, inherited?: number, inside = false): number => {
       let total = 0;
+      const max = inside ? limits.maxIntrospectionCost : limits.maxCost;
       for (const field of fieldsOf(selectionSet, fragments)) {
-        if (isIntrospection(field)) continue;
+        if (!inside && isIntrospection(field)) {
+          const meta = field.name.value === '__schema' ? SchemaMetaFieldDef : TypeMetaFieldDef;
+          if (introspectionCost <= limits.maxIntrospectionCost) introspectionCost += 1 + (field.selectionSet ? costOf(field.selectionSet, meta.type, undefined, true) : 0);
+          continue;
+        }
         const def = fieldDef(parent, field.name.value);
         let cost = 1;
         if (field.selectionSet) {
-          const bound = boundOf(field, def, limits);
+          const bound = inside ? sizes[field.name.value] : boundOf(field, def, limits);
           const isList = def !== undefined && isListType(getNullableType(def.type));
-          if (isList) cost += (bound ?? inherited ?? limits.defaultListSize) * costOf(field.selectionSet, def?.type);
-          else cost += costOf(field.selectionSet, def?.type, bound);
+          if (isList) cost += (bound ?? inherited ?? limits.defaultListSize) * costOf(field.selectionSet, def?.type, undefined, inside);
+          else cost += costOf(field.selectionSet, def?.type, inside ? undefined : bound, inside);
         }
         total += cost;
-        if (total > limits.maxCost) return total;
+        if (total > max) return total;
       }
       return total;
     };
 
     return {
       OperationDefinition(operation) {
+        introspectionCost = 0;
         const depth = depthOf(operation.selectionSet, 1);
         if (depth > limits.maxDepth) {
           context.reportError(
@@ -137,6 +190,15 @@ export function createQueryLimitRule(limits: QueryLimits): ValidationRule {
           return;
         }
         const cost = costOf(operation.selectionSet, rootType(context, operation));
+        if (introspectionCost > limits.maxIntrospectionCost) {
+          context.reportError(
+            new GraphQLError(
+              `introspection costs more than ${limits.maxIntrospectionCost} (its lists of types, fields and arguments multiply when nested); ask for what the standard introspection query asks`,
+              { nodes: [operation], extensions: { code: 'QUERY_TOO_COMPLEX', maxCost: limits.maxIntrospectionCost, http: { status: 400 } } },
+            ),
+          );
+          return;
+        }
         if (cost > limits.maxCost) {
           context.reportError(
             new GraphQLError(

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { ImageDecodeError } from '@strata/core/image';
 import { getUpload } from '@strata/core/store';
 import type { QueryResolvers } from '../../generated/resolvers.js';
 import { apiError, badInput, notFound } from '../../errors.js';
@@ -41,16 +42,24 @@ export const similarImages: QueryResolvers['similarImages'] = async (_parent, ar
   if (!model) {
     throw apiError('NOT_IMPLEMENTED', `this server has no file of model ${dataset.model.name} (sha256 ${dataset.model.sha256.slice(0, 12)}…) that dataset "${dataset.name}" was built with; add it to STRATA_MODELS`);
   }
-  const result = await services.similar.search({
-    dataset: dataset.name,
-    layer: layer.name,
-    modelPath: model.path,
-    basisPath: row.pcaBasisPath,
-    basisSha256: row.pcaBasisSha256,
-    bytes,
-    k,
-    metric: metricOf(args.metric ?? 'COSINE'),
-  });
+  const result = await services.similar
+    .search({
+      dataset: dataset.name,
+      layer: layer.name,
+      modelPath: model.path,
+      basisPath: row.pcaBasisPath,
+      basisSha256: row.pcaBasisSha256,
+      bytes,
+      k,
+      metric: metricOf(args.metric ?? 'COSINE'),
+    })
+    .catch((error: unknown) => {
+      // The decoder names an in-memory buffer; the caller knows the image as their upload.
+      if (!(error instanceof ImageDecodeError)) throw error;
+      const what = base64 != null ? `upload.base64 (${bytes.byteLength} bytes)` : `upload ${String(uploadId)}`;
+      const limit = /over the limit of/.test(error.reason) ? '; the limit is STRATA_MAX_UPLOAD_PIXELS' : '';
+      throw badInput(`${what}: ${error.reason}${limit}`, { argument: 'upload' });
+    });
   return result.neighbors.map((neighbor) => {
     const image = { ...neighbor.image, datasetId: dataset.id };
     context.loaders.image.prime(image.id, image);
