@@ -124,6 +124,8 @@ stop() {
     in_root "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
   fi
   "${sudo_cmd[@]}" rm -rf "$ROOT$DATA" "$STATE"
+  # A named instance leaves nothing behind (the default one keeps its last server.log).
+  [ -z "$INSTANCE" ] || "${sudo_cmd[@]}" rm -rf "$ROOT$HOME_IN_ROOT"
 }
 
 case "${1:-}" in
