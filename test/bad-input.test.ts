@@ -53,6 +53,7 @@ let roots: string; // the API's import root, also where the CLI reads from
 let photos: string;
 let brick: string;
 let outside: string;
+let allBad: string; // a folder of unreadable images only
 let model: string;
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -112,6 +113,9 @@ beforeAll(async () => {
   copyFileSync(join(photos, 'good.png'), join(roots, 'linked-folder', 'fine.png'));
   copyFileSync(join(photos, 'good.jpg'), join(dir, 'private', 'elsewhere.jpg'));
   symlinkSync(join(dir, 'private', 'elsewhere.jpg'), join(roots, 'linked-folder', 'escape.jpg'));
+  allBad = join(roots, 'all-bad');
+  mkdirSync(allBad);
+  for (const name of ['corrupt.jpg', 'truncated.png']) copyFileSync(join(photos, name), join(allBad, name));
   model = join(dir, 'synthetic.onnx');
   const synth = run(['model', 'synth', '--seed', '3', '--out', model]);
   expect(synth.status, synth.stderr).toBe(0);
@@ -545,6 +549,17 @@ describe('the API on bad input', () => {
     const { images } = await lab.ok(alice, 'query($id: ID!) { images(datasetId: $id) { total items { sourceId } } }', { id: createDataset.id });
     expect(images.items.map((item: { sourceId: string }) => item.sourceId)).toEqual(READABLE);
     expect(await snapshot(store, 'photos')).toMatchObject({ images: READABLE.length, vectors: READABLE.length });
+  });
+
+  it('fails an extraction whose images are all unreadable at once, naming one of them', async () => {
+    const { createDataset } = await lab.ok(alice, create, { path: allBad, name: 'all-bad' });
+    const { startExtraction } = await lab.ok(alice, 'mutation($id: ID!) { startExtraction(datasetId: $id, layers: ["pool1"], pcaComponents: 2, sampleSize: 10) { id } }', { id: createDataset.id });
+    const failed = await waitForRun(startExtraction.id);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toBe(
+      `only 0 of the 2 sampled images could be read (2 failed, e.g. image 0 (corrupt.jpg): ${join(allBad, 'corrupt.jpg')}: corrupt image header (VipsJpeg: Bogus Huffman table definition)): too few for 2 PCA components of pool1`,
+    );
+    expect(await snapshot(store, 'all-bad')).toMatchObject({ images: 0, vectors: 0 });
   });
 
   it('still holds exactly the rows and vectors it held before, and answers as before', async () => {

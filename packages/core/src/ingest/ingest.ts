@@ -287,8 +287,10 @@ export async function ingestDataset(options: IngestOptions): Promise<IngestSumma
         let basis: PcaModel;
         try {
           if (reader.rows < 2 || components > Math.min(reader.rows, layer.dimension)) {
+            // The sample's failures are nowhere else yet (the store pass lists them): name one.
+            const first = extraction.failures[0];
             throw new InvalidInputError(
-              `only ${reader.rows} of the ${indices.length} sampled images could be read (${extraction.failures.length} failed): too few for ${components} PCA components of ${layer.name}`,
+              `only ${reader.rows} of the ${indices.length} sampled images could be read (${extraction.failures.length} failed${first ? `, e.g. ${first.message}` : ''}): too few for ${components} PCA components of ${layer.name}`,
             );
           }
           await setPhase(`fit ${layer.name}`);
