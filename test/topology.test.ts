@@ -15,10 +15,10 @@
  * It needs the Postgres root (scripts/postgres-server.sh builds it; root or sudo) and the built
  * web app; without them beforeAll throws and the suite fails (scripts/test-all.mjs counts it).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoImages, writeImageBrick } from '@strata/core/sources';
 import { alive, Topology, type HttpServiceState } from '../scripts/topology.mjs';
 import { strata, tempDir } from './helpers.js';
@@ -149,9 +149,17 @@ beforeAll(async () => {
   timings.push(`start ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
 
+let failures = 0;
+afterEach((context) => {
+  if (context.task.result?.state === 'fail') failures += 1;
+});
+
 afterAll(async () => {
   if (timings.length > 0) console.log(`topology timings: ${timings.join(', ')}`);
   await topology?.stop();
+  // The logs of a failed run stay for a look (lab/logs/*.log); a passing run leaves nothing (the model alone is 59 MB).
+  if (failures === 0 && topology) rmSync(dir, { recursive: true, force: true });
+  else if (dir) console.log(`topology test files and logs kept in ${dir}`);
 });
 
 describe('the topology without Docker', () => {
