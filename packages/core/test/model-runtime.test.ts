@@ -166,12 +166,21 @@ describe('RuntimeSession', () => {
     existsSync(dir) &&
     readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((name) => name.includes('onnxruntime_providers_cuda'));
 
-  it.skipIf(hasCudaLibrary(ortDir))('explains how to get CUDA when it is not installed', async () => {
-    const attempt = RuntimeSession.create(cut.bytes, { executionProvider: 'cuda' });
-    await expect(attempt).rejects.toThrow(/CUDA execution provider is not available in this onnxruntime-node install/);
-    await expect(RuntimeSession.create(cut.bytes, { executionProvider: 'cuda' })).rejects.toThrow(
-      /--onnxruntime-node-install=cuda12.*ONNXRUNTIME_NODE_INSTALL=cuda12/,
-    );
+  it('explains how to get CUDA when it is not installed, and runs on it when it is', async () => {
+    if (!hasCudaLibrary(ortDir)) {
+      const attempt = RuntimeSession.create(cut.bytes, { executionProvider: 'cuda' });
+      await expect(attempt).rejects.toThrow(/CUDA execution provider is not available in this onnxruntime-node install/);
+      await expect(RuntimeSession.create(cut.bytes, { executionProvider: 'cuda' })).rejects.toThrow(
+        /--onnxruntime-node-install=cuda12.*ONNXRUNTIME_NODE_INSTALL=cuda12/,
+      );
+      return;
+    }
+    // With the CUDA binaries installed (a GPU worker's image) the session must really run there.
+    const session = await RuntimeSession.create(cut.bytes, { executionProvider: 'cuda' });
+    expect(session.executionProvider).toBe('cuda');
+    const out = await session.run({ input: { data: new Float32Array(PIXELS), dims: [1, 3, SIZE, SIZE] } });
+    expect(out.get('/features/features.0/Conv_output_0')?.dims).toEqual([1, 64, SIZE, SIZE]);
+    await session.dispose();
   });
 
   it('lists the valid providers for an unknown one', async () => {
