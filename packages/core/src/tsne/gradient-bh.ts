@@ -8,7 +8,7 @@
  *
  * Why: per point, the walk visited ~160 cells at 5,000 points, and its accept/open branch is
  * unpredictable, which cost ~22 ns a visit (3.6 ms a step on one core). Per group, the walk is
- * shared by up to GROUP_SIZE points and the per-point sum runs at ~1.6 ns an entry: 1.05 ms. A
+ * shared by up to GROUP_SIZE points and the per-point sums (below) cost ~0.6 ns an entry: 0.8 ms. A
  * cell accepted for the group passes the criterion for each of its points (their d is at least
  * the box distance), so the lists are a little longer than per-point walks would give and the
  * forces *more* accurate (relative error of the repulsion against exact, final 5,000-point map:
@@ -18,24 +18,28 @@
  * A cell holding a point of the group is never accepted as a summary (for theta < 1.4 the
  * criterion already refuses it; the check keeps that true for any theta), so each point meets
  * its own leaf exactly once, at distance 0 (coincident points keep the exact position; at the
- * depth limit the distance is far below float64's resolution of 1 + d^2): it contributes 1 to
+ * depth limit the distance is far below the resolution of 1 + d^2): it contributes 1 to
  * q and no force, and subtracting 1 leaves the point itself out while its exact duplicates
  * count q = 1 each. (sklearn's quadtree drops duplicates from Z altogether, which makes its KL
  * wrong, even negative, on data with repeats.)
  */
 import type { QuadTreeArrays } from './quadtree.js';
-import { GROUP_SIZE } from './quadtree.js';
 import { BH_LIST_WASM } from './wasm/bh-list.js';
 import { instantiate, wasmAllowed } from './wasm/instance.js';
 
 /**
- * Where the list sums run: wasm/bh-list.wat sums four points at a time in f64x2 lanes (1.5x
- * faster than the JavaScript loop: 5,000 points 1.55 -> 1.05 ms a step, 20,000 points 9.2 ->
- * 6.1 ms, list building included). Its operations are the JavaScript loop's, in the same order,
- * so both give the same bits and a runtime without WebAssembly SIMD gets the same map.
- * Memory layout (f64 slots): point x at 0, y at 64, results fx at 128, fy at 192, q at 256 (up
- * to GROUP_SIZE = 64 points), the
- * list from slot 512 on, four slots an entry (centre x, centre y, size, unused).
+ * Where the list sums run: wasm/bh-list.wat sums eight points at a time in f32x4 lanes, 2.5x
+ * faster than a float64 JavaScript loop (5,000 points: 1.55 ms a step on one core in
+ * JavaScript, 1.05 in float64 WebAssembly, 0.8 in float32; 20,000 points: 9.2, 6.3, 4.4; list
+ * building included). Its operations are the JavaScript fallback's (sumListsJs, which rounds
+ * every result to float32 with Math.fround: exact for + - * /), in the same order, so both give
+ * the same bits and a runtime without WebAssembly SIMD gets the same map.
+ * Float32 is enough: coordinates are taken relative to the group's centre (so near cells keep
+ * their relative precision), and the forces differ from float64 sums by ~3e-7 relative, four
+ * orders below the approximation's own error (2.8e-3 against exact at 5,000 points).
+ * Memory layout (f32 slots): point x at 0, y at 64, results fx at 128, fy at 192, q at 256 (up
+ * to BATCH = 64 points), the list from slot 512 on, four slots an entry (centre x, centre y,
+ * size, unused).
  */
 const POINT_X = 0;
 const POINT_Y = 64;
@@ -44,11 +48,13 @@ const OUT_FY = 192;
 const OUT_Q = 256;
 const LIST = 512;
 const ENTRY = 4;
+/** Points per call of the sums (the module's point slots); a multiple of 8. */
+const BATCH = 64;
 
 interface ListSums {
   /** Slots: the layout above, as a view on the module's memory when there is one. */
-  slots: Float64Array;
-  /** Sums `count` entries for `points` points (a multiple of 4); undefined: use JavaScript. */
+  slots: Float32Array;
+  /** Sums `count` entries for `points` points (a multiple of 8); undefined: use JavaScript. */
   sum: ((count: number, points: number) => void) | undefined;
   grow(entries: number): void;
 }
@@ -66,27 +72,28 @@ function createListSums(): ListSums {
   const instance = instantiate(BH_LIST_WASM);
   if (instance !== undefined) {
     const sums: ListSums = {
-      slots: new Float64Array(instance.memory.buffer),
+      slots: new Float32Array(instance.memory.buffer),
       sum: instance.exports.sum as (count: number, points: number) => void,
       grow(entries: number): void {
-        instance.reserve(8 * (LIST + ENTRY * entries));
-        sums.slots = new Float64Array(instance.memory.buffer);
+        instance.reserve(4 * (LIST + ENTRY * entries));
+        sums.slots = new Float32Array(instance.memory.buffer);
       },
     };
     return sums;
   }
   const sums: ListSums = {
-    slots: new Float64Array(LIST),
+    slots: new Float32Array(LIST),
     sum: undefined,
     grow(entries: number): void {
-      sums.slots = new Float64Array(LIST + ENTRY * Math.max(entries, 2 * ((sums.slots.length - LIST) / ENTRY)));
+      sums.slots = new Float32Array(LIST + ENTRY * Math.max(entries, 2 * ((sums.slots.length - LIST) / ENTRY)));
     },
   };
   return sums;
 }
 
-/** The wasm loop in JavaScript: same operations, same order. */
-function sumListsJs(slots: Float64Array, count: number, points: number): void {
+/** The wasm loop in JavaScript: same float32 operations, same order. */
+function sumListsJs(slots: Float32Array, count: number, points: number): void {
+  const f = Math.fround;
   const end = LIST + ENTRY * count;
   for (let p = 0; p < points; p++) {
     const xi = slots[POINT_X + p] as number;
@@ -95,14 +102,14 @@ function sumListsJs(slots: Float64Array, count: number, points: number): void {
     let fy = 0;
     let q = 0;
     for (let e = LIST; e < end; e += ENTRY) {
-      const dx = xi - (slots[e] as number);
-      const dy = yi - (slots[e + 1] as number);
-      const k = 1 / (1 + dx * dx + dy * dy);
-      const m = (slots[e + 2] as number) * k;
-      q += m;
-      const mk = m * k;
-      fx += mk * dx;
-      fy += mk * dy;
+      const dx = f(xi - (slots[e] as number));
+      const dy = f(yi - (slots[e + 1] as number));
+      const k = f(1 / f(f(1 + f(dx * dx)) + f(dy * dy)));
+      const m = f((slots[e + 2] as number) * k);
+      q = f(q + m);
+      const mk = f(m * k);
+      fx = f(fx + f(mk * dx));
+      fy = f(fy + f(mk * dy));
     }
     slots[OUT_FX + p] = fx;
     slots[OUT_FY + p] = fy;
@@ -157,6 +164,9 @@ export function barnesHutRepulsion(
       if (py < y0) y0 = py;
       if (py > y1) y1 = py;
     }
+    // Coordinates relative to the group's centre, for float32.
+    const gx = (x0 + x1) / 2;
+    const gy = (y0 + y1) / 2;
     const own = groupNode[g] as number;
     const ownEnd = skip[own] as number;
     let entry = LIST;
@@ -166,8 +176,8 @@ export function barnesHutRepulsion(
       const cx = comX[nd] as number;
       const cy = comY[nd] as number;
       if (next === nd + 1) {
-        slots[entry] = cx;
-        slots[entry + 1] = cy;
+        slots[entry] = cx - gx;
+        slots[entry + 1] = cy - gy;
         slots[entry + 2] = size[nd] as number;
         entry += ENTRY;
         nd = next;
@@ -178,8 +188,8 @@ export function barnesHutRepulsion(
       // Ancestors of the group and cells inside it hold its points: always opened.
       const holdsGroup = nd <= own ? next > own : nd < ownEnd;
       if (!holdsGroup && (widthSq[nd] as number) < theta2 * (ex * ex + ey * ey)) {
-        slots[entry] = cx;
-        slots[entry + 1] = cy;
+        slots[entry] = cx - gx;
+        slots[entry + 1] = cy - gy;
         slots[entry + 2] = size[nd] as number;
         entry += ENTRY;
         nd = next;
@@ -187,19 +197,18 @@ export function barnesHutRepulsion(
         nd++;
       }
     }
-    // This chunk's points of the group, GROUP_SIZE at a time (only a leaf of coincident points
-    // holds more), padded to a multiple of four.
+    // This chunk's points of the group, BATCH at a time, padded to a multiple of eight.
     const count = (entry - LIST) / ENTRY;
     const first = start > from ? start : from;
     const last = end < to ? end : to;
-    for (let batch = first; batch < last; batch += GROUP_SIZE) {
-      const points = Math.min(GROUP_SIZE, last - batch);
+    for (let batch = first; batch < last; batch += BATCH) {
+      const points = Math.min(BATCH, last - batch);
       for (let p = 0; p < points; p++) {
         const i = order[batch + p] as number;
-        slots[POINT_X + p] = y[2 * i] as number;
-        slots[POINT_Y + p] = y[2 * i + 1] as number;
+        slots[POINT_X + p] = (y[2 * i] as number) - gx;
+        slots[POINT_Y + p] = (y[2 * i + 1] as number) - gy;
       }
-      const padded = (points + 3) & ~3;
+      const padded = (points + 7) & ~7;
       for (let p = points; p < padded; p++) {
         slots[POINT_X + p] = 0;
         slots[POINT_Y + p] = 0;
