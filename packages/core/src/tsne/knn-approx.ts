@@ -133,31 +133,7 @@ const BOUND_STRIDE = 16;
  * rejected after a few strides: at 256 dimensions this skips most of the work.
  */
 function sqDistBounded(data: Float32Array, dim: number, a: number, b: number, bound: number): number {
-  const oa = a * dim;
-  const ob = b * dim;
-  let s = 0;
-  let d = 0;
-  // Whole strides unrolled by four (same order of additions), then the rest.
-  const whole = dim - (dim % BOUND_STRIDE);
-  while (d < whole) {
-    const end = d + BOUND_STRIDE;
-    for (; d < end; d += 4) {
-      const t0 = (data[oa + d] as number) - (data[ob + d] as number);
-      const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
-      const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
-      const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
-      s += t0 * t0;
-      s += t1 * t1;
-      s += t2 * t2;
-      s += t3 * t3;
-    }
-    if (s > bound) return s;
-  }
-  for (; d < dim; d++) {
-    const t = (data[oa + d] as number) - (data[ob + d] as number);
-    s += t * t;
-  }
-  return s;
+  return sqDistResumed(data, dim, a, b, firstStride(data, dim, a, b), bound);
 }
 
 /**
