@@ -33,11 +33,9 @@ export function clusteredVectors(count: number, dimension: number, options: Clus
   return out;
 }
 
-export interface SyntheticDatasetOptions {
-  readonly name: string;
-  readonly layer?: string;
-  readonly count: number;
-  readonly dimension: number;
+/** How a synthetic layer's vectors are made, stored and indexed. */
+interface SyntheticVectorOptions {
+  /** Default clusteredVectors(count, dimension, { seed }). */
   readonly vectors?: Float32Array;
   readonly seed?: number;
   /** Build HNSW indexes for these metrics. Default both. */
@@ -46,6 +44,13 @@ export interface SyntheticDatasetOptions {
   /** Vectors per insert call. Default 2,000. */
   readonly batch?: number;
   readonly onInserted?: (done: number) => void;
+}
+
+export interface SyntheticDatasetOptions extends SyntheticVectorOptions {
+  readonly name: string;
+  readonly layer?: string;
+  readonly count: number;
+  readonly dimension: number;
   /**
    * Real images behind the rows (image i = row i of an HDF5 brick, source id "i"), so that
    * mosaics and atlases can be drawn. Default none: a folder source "(synthetic)" of 1 x 1 images.
@@ -53,22 +58,13 @@ export interface SyntheticDatasetOptions {
   readonly source?: { readonly path: string; readonly dataset?: string; readonly width: number; readonly height: number };
 }
 
-export interface SyntheticLayerOptions {
+export interface SyntheticLayerOptions extends SyntheticVectorOptions {
   /** The dataset's name. */
   readonly dataset: string;
   readonly layer: string;
   /** The dataset's image ids, row i of `vectors` belonging to imageIds[i]. */
   readonly imageIds: Int32Array;
   readonly dimension: number;
-  /** Default clusteredVectors(imageIds.length, dimension, { seed }). */
-  readonly vectors?: Float32Array;
-  readonly seed?: number;
-  /** Build HNSW indexes for these metrics. Default both. */
-  readonly indexes?: readonly Metric[];
-  readonly hnsw?: HnswOptions;
-  /** Vectors per insert call. Default 2,000. */
-  readonly batch?: number;
-  readonly onInserted?: (done: number) => void;
 }
 
 export interface SyntheticLayer {
