@@ -5,7 +5,7 @@
  * docker-compose.yml) exits 0 and then 1 accordingly; a worker set to CUDA on a machine without
  * onnxruntime's CUDA binaries stops at start and says how to get them.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runningEmbeddedDatabase } from '@strata/api';
 import { checkExecutionProvider } from '@strata/core/jobs';
 import { readCompose } from './deploy-files.js';
-import { CLI, tempDir } from './helpers.js';
+import { CLI, startServe, tempDir } from './helpers.js';
 
 interface Health {
   readonly status: number;
@@ -39,28 +39,14 @@ describe('strata serve --workers 0 and /healthz', () => {
   let data: string;
   let url = '';
   let out = '';
-  const stderr: string[] = [];
+  let stderr: string[] = [];
 
   beforeAll(async () => {
     data = tempDir('health');
     const { DATABASE_URL: _ignored, ...env } = process.env;
-    child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--workers', '0', '--data', data], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => stderr.push(text));
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`strata serve did not start in 3 minutes:\n${out}\n${stderr.join('')}`)), 180_000);
-      child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-        out += text;
-        const match = /listening on (http:\/\/\S+)\/graphql[\s\S]*worker\(s\)/.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1] as string);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`strata serve exited (${code}):\n${out}\n${stderr.join('')}`));
-      });
-    });
+    const serve = await startServe(['--port', '0', '--workers', '0', '--data', data], env, /listening on (http:\/\/\S+)\/graphql[\s\S]*worker\(s\)/);
+    ({ child, url, stderr } = serve);
+    out = serve.stdout;
   });
 
   afterAll(async () => {

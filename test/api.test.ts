@@ -8,7 +8,7 @@
  * same database; and the refusals: tokens, roles, private datasets, import roots, k and limit
  * bounds, query depth and cost.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { compareDatasetLayers } from '@strata/core/compare';
 import { getMap } from '@strata/core/maps';
 import { demoImages, writeImageBrick } from '@strata/core/sources';
 import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '@strata/core/store';
-import { CLI, strata, tempDir } from './helpers.js';
+import { CLI, startServe, strata, tempDir } from './helpers.js';
 
 const COUNT = 16;
 const serverUrl = process.env.STRATA_TEST_DATABASE_URL;
@@ -62,12 +62,12 @@ interface GraphQLResult<T = Record<string, unknown>> {
 
 /** A running `strata serve` and what the test needs to talk to it. */
 class Lab {
-  readonly stderr: string[] = [];
   url = '';
   constructor(
     readonly child: ChildProcess,
     readonly data: string,
     readonly env: NodeJS.ProcessEnv,
+    readonly stderr: string[],
   ) {}
 
   static async start(data: string, extraEnv: Record<string, string>): Promise<Lab> {
@@ -82,25 +82,9 @@ class Lab {
       STRATA_WORKER_THREADS: '2',
       ...extraEnv,
     };
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', data, '--workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lab = new Lab(child, data, env);
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => lab.stderr.push(text));
-    lab.url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`strata serve did not start in 3 minutes:\n${out}\n${lab.stderr.join('')}`)), 180_000);
-      child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-        out += text;
-        const match = /listening on (http:\/\/\S+)\/graphql/.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1] as string);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`strata serve exited (${code}):\n${out}\n${lab.stderr.join('')}`));
-      });
-    });
+    const serve = await startServe(['--port', '0', '--data', data, '--workers', '1'], env);
+    const lab = new Lab(serve.child, data, env, serve.stderr);
+    lab.url = serve.url;
     return lab;
   }
 

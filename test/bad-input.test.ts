@@ -11,14 +11,14 @@
  * The image fixtures come from packages/core/test/reference/bad_inputs.py (PIL, h5py); the
  * library-level checks against PIL are in packages/core/test/bad-input.test.ts.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runningEmbeddedDatabase } from '@strata/api';
 import { demoImages, writeImageBrick } from '@strata/core/sources';
 import { openStore, type Store } from '@strata/core/store';
-import { CLI, ROOT, python, tempDir } from './helpers.js';
+import { CLI, python, ROOT, startServe, tempDir } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'packages/core/test/reference/bad_inputs.py');
 const BRICK_IMAGES = 8;
@@ -208,12 +208,12 @@ interface GraphQLResult<T = Record<string, any>> {
 
 /** A running `strata serve` (API, one worker, the embedded database) and how to talk to it. */
 class Lab {
-  readonly stderr: string[] = [];
   url = '';
   private constructor(
     readonly child: ChildProcess,
     readonly data: string,
     readonly env: NodeJS.ProcessEnv,
+    readonly stderr: string[],
   ) {}
 
   static async start(data: string): Promise<Lab> {
@@ -225,25 +225,9 @@ class Lab {
       STRATA_WORKER_POLL_SECONDS: '0.5',
       STRATA_WORKER_THREADS: '2',
     };
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data', data, '--workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lab = new Lab(child, data, env);
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => lab.stderr.push(text));
-    lab.url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`strata serve did not start in 3 minutes:\n${out}\n${lab.stderr.join('')}`)), 180_000);
-      child.stdout?.setEncoding('utf8').on('data', (text: string) => {
-        out += text;
-        const match = /listening on (http:\/\/\S+)\/graphql/.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1] as string);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`strata serve exited (${code}):\n${out}\n${lab.stderr.join('')}`));
-      });
-    });
+    const serve = await startServe(['--port', '0', '--data', data, '--workers', '1'], env);
+    const lab = new Lab(serve.child, data, env, serve.stderr);
+    lab.url = serve.url;
     return lab;
   }
 
