@@ -14,13 +14,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import type { RawImage } from './raw-image.js';
+import { DEFAULT_MAX_PIXELS, type RawImage } from './raw-image.js';
 
-/**
- * PIL refuses images over `2 * Image.MAX_IMAGE_PIXELS` (2 * 89,478,485) with a
- * DecompressionBombError; the same limit keeps us from trying what the reference cannot do.
- */
-export const DEFAULT_MAX_PIXELS = 178_956_970;
+export { DEFAULT_MAX_PIXELS };
 
 export interface DecodeOptions {
   /** Refuse images with more pixels than this, before decoding any. Default DEFAULT_MAX_PIXELS. */

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File, Filter, Metadata } from 'h5wasm/node';
 
-import { DEFAULT_MAX_PIXELS } from '../image/decode.js';
+import { DEFAULT_MAX_PIXELS } from '../image/raw-image.js';
 import type { RawImage } from '../image/raw-image.js';
 import { ImageReadError, type ImageSource, type SourceResult } from './types.js';
 
