@@ -85,6 +85,20 @@ describe('FeatureModel on worker threads', () => {
     await Promise.all([one.dispose(), three.dispose()]);
   });
 
+  it('shares the thread budget out among the sessions it chooses', async () => {
+    const shallow = [getLayer('pool1')];
+    const cases = [
+      [shallow, 1, 1],
+      [shallow, 2, 2],
+      [[getLayer('pool2')], 2, 1],
+    ] as const;
+    for (const [layers, threads, sessions] of cases) {
+      const featureModel = await FeatureModel.load(model, { layers, threads });
+      expect([layers[0]?.name, threads, featureModel.parallelism]).toEqual([layers[0]?.name, threads, sessions]);
+      await featureModel.dispose();
+    }
+  });
+
   it('passes onnxruntime errors back across the thread and stays usable', async () => {
     const session = await ThreadedRuntimeSession.create(model.slice());
     const [inputName] = session.inputNames;

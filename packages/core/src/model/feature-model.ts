@@ -16,7 +16,10 @@ export interface FeatureModelOptions {
   readonly layers: readonly LayerInfo[];
   /** Default 'cpu'. */
   readonly executionProvider?: ExecutionProvider;
-  /** Threads per operator (onnxruntime intra-op threads). Default: one per core. */
+  /**
+   * Inference threads in all (onnxruntime intra-op threads, shared out among the sessions).
+   * Default: one per core.
+   */
   readonly threads?: number;
   /**
    * Run the model on a worker thread of its own (default: yes, when @strata/core is built),
@@ -25,13 +28,13 @@ export interface FeatureModelOptions {
   readonly onWorkerThread?: boolean;
   /**
    * Sessions that run batches side by side, each on its own worker thread with
-   * `threads` (default: cores / sessions) threads. Default 1. On CPUs, one single-threaded
+   * threads / sessions threads (at least one). On CPUs, one single-threaded
    * session per core keeps more of the machine busy than one session with every core when
    * the calling thread also has work (decoding, writing): a multi-threaded operator waits for
    * its slowest thread, a single-threaded one waits for nobody. Each session holds its own
    * copy of the weights (58 MB up to pool5).
    *
-   * Default 'auto': on CPUs, one per core (at most 4) when the deepest layer is in the first
+   * Default 'auto': on CPUs, one per thread (at most 4) when the deepest layer is in the first
    * block (conv1, conv2, pool1), else 1. Measured here on 2 cores: extraction to pool1 went
    * from about 60 to 70 images/s with two sessions; at pool2 it made no difference, and from
    * pool3 on two sessions were 10-15 % slower (their activations compete for the caches).
@@ -85,9 +88,10 @@ export class FeatureModel {
       return { sha256, ...cutToLayers(file, layout, layers) };
     })();
     const onWorkerThread = options.onWorkerThread ?? runtimeThreadAvailable();
-    const count = onWorkerThread ? resolveSessions(options.sessions ?? 'auto', layers, options.executionProvider ?? 'cpu') : 1;
+    const budget = options.threads ?? availableParallelism();
+    const count = onWorkerThread ? resolveSessions(options.sessions ?? 'auto', layers, options.executionProvider ?? 'cpu', budget) : 1;
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`sessions must be a positive integer; got ${String(options.sessions)}`);
-    const threads = options.threads ?? (count > 1 ? Math.max(1, Math.floor(availableParallelism() / count)) : undefined);
+    const threads = count > 1 ? Math.max(1, Math.floor(budget / count)) : options.threads;
     const sessionOptions = {
       executionProvider: options.executionProvider ?? 'cpu',
       ...(threads !== undefined ? { intraOpThreads: threads } : {}),
@@ -155,11 +159,11 @@ export class FeatureModel {
   }
 }
 
-function resolveSessions(sessions: number | 'auto', layers: readonly LayerInfo[], provider: ExecutionProvider): number {
+function resolveSessions(sessions: number | 'auto', layers: readonly LayerInfo[], provider: ExecutionProvider, threads: number): number {
   if (sessions !== 'auto') return sessions;
   const deepest = layers.at(-1);
   const firstBlock = deepest !== undefined && ['conv1', 'conv2', 'pool1'].includes(deepest.name);
-  return provider === 'cpu' && firstBlock ? Math.min(4, availableParallelism()) : 1;
+  return provider === 'cpu' && firstBlock ? Math.max(1, Math.min(4, threads)) : 1;
 }
 
 function normalizeLayers(layers: readonly LayerInfo[]): LayerInfo[] {
