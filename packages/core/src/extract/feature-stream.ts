@@ -1,7 +1,8 @@
 /**
  * Turns an image source into batches of layer activations, one model pass per batch.
- * One batch is looked ahead: when the model runs on its own thread (FeatureModel's default),
- * decoding, preprocessing and the caller's writes overlap with inference.
+ * Batches are looked ahead (one more than the model has sessions): with the model on worker
+ * threads (FeatureModel's default), decoding, preprocessing and the caller's writes overlap
+ * with inference.
  */
 import { INPUT_SIZE } from '../layers.js';
 import { preprocessImage } from '../image/preprocess.js';
