@@ -8,7 +8,6 @@
  * same database; and the refusals: tokens, roles, private datasets, import roots, k and limit
  * bounds, query depth and cost.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +16,7 @@ import { compareDatasetLayers } from '@strata/core/compare';
 import { getMap } from '@strata/core/maps';
 import { demoImages, writeImageBrick } from '@strata/core/sources';
 import { createScratchDatabase, openStore, type ScratchDatabase, type Store } from '@strata/core/store';
-import { CLI, startServe, strata, tempDir } from './helpers.js';
+import { type GraphQLResult, ServeLab, startServe, strata, tempDir } from './helpers.js';
 
 const COUNT = 16;
 const serverUrl = process.env.STRATA_TEST_DATABASE_URL;
@@ -54,22 +53,8 @@ beforeAll(async () => {
   symlinkSync(outside, join(roots, 'folder', 'escape.png'));
 });
 
-interface GraphQLResult<T = Record<string, unknown>> {
-  readonly status: number;
-  readonly data?: T | null;
-  readonly errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
-}
-
-/** A running `strata serve` and what the test needs to talk to it. */
-class Lab {
-  url = '';
-  constructor(
-    readonly child: ChildProcess,
-    readonly data: string,
-    readonly env: NodeJS.ProcessEnv,
-    readonly stderr: string[],
-  ) {}
-
+/** The API suite's lab: GraphQL as a token holder (or nobody). */
+class Lab extends ServeLab {
   static async start(data: string, extraEnv: Record<string, string>): Promise<Lab> {
     const { DATABASE_URL: _ignored, ...base } = process.env;
     const env: NodeJS.ProcessEnv = {
@@ -82,47 +67,12 @@ class Lab {
       STRATA_WORKER_THREADS: '2',
       ...extraEnv,
     };
-    const serve = await startServe(['--port', '0', '--data', data, '--workers', '1'], env);
-    const lab = new Lab(serve.child, data, env, serve.stderr);
-    lab.url = serve.url;
-    return lab;
+    return new Lab(await startServe(['--port', '0', '--data', data, '--workers', '1'], env), data, env);
   }
 
-  token(user: string, role: string): string {
-    const result = strataWith(this.env, ['token', 'create', '--name', user, '--role', role, '--json', '--data', this.data]);
-    expect(result.status, result.stderr).toBe(0);
-    return (JSON.parse(result.stdout) as { token: string }).token;
+  gql<T = Record<string, unknown>>(token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> {
+    return this.graphql<T>(token ? `Bearer ${token}` : null, query, variables);
   }
-
-  async gql<T = Record<string, unknown>>(token: string | null, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> {
-    const response = await fetch(`${this.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, ...((await response.json()) as Omit<GraphQLResult<T>, 'status'>) };
-  }
-
-  /** data of a query that must succeed. */
-  async ok<T = Record<string, any>>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const result = await this.gql<T>(token, query, variables);
-    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
-    return result.data as T;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 45_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
-/** Runs the CLI with the lab's environment (its database). */
-function strataWith(env: NodeJS.ProcessEnv, args: readonly string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
 }
 
 const code = (result: GraphQLResult<unknown>) => result.errors?.[0]?.extensions?.code;
@@ -381,11 +331,11 @@ describe.each(backends)('the GraphQL API on %s', (backend) => {
 
   it('stops honouring a revoked token', async () => {
     const token = lab.token('dave', 'viewer');
-    const list = strataWith(lab.env, ['token', 'list', '--data', lab.data]);
+    const list = lab.cli(['token', 'list', '--data', lab.data]);
     expect(list.stdout).toMatch(/dave\s+viewer/);
     expect(list.stdout).not.toContain(token);
     const id = /^\s*(\d+)\s+\S+\s+dave/m.exec(list.stdout)?.[1] as string;
-    expect(strataWith(lab.env, ['token', 'revoke', id, '--data', lab.data]).status).toBe(0);
+    expect(lab.cli(['token', 'revoke', id, '--data', lab.data]).status).toBe(0);
     expect(code(await lab.gql(token, '{ me { user } }'))).toBe('UNAUTHENTICATED');
   });
 });

@@ -11,14 +11,14 @@
  * The image fixtures come from packages/core/test/reference/bad_inputs.py (PIL, h5py); the
  * library-level checks against PIL are in packages/core/test/bad-input.test.ts.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, symlinkSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runningEmbeddedDatabase } from '@strata/api';
 import { demoImages, writeImageBrick } from '@strata/core/sources';
 import { openStore, type Store } from '@strata/core/store';
-import { CLI, python, ROOT, startServe, tempDir } from './helpers.js';
+import { CLI, type GraphQLResult, python, ROOT, ServeLab, startServe, tempDir } from './helpers.js';
 
 const FIXTURES = join(ROOT, 'packages/core/test/reference/bad_inputs.py');
 const BRICK_IMAGES = 8;
@@ -200,22 +200,8 @@ describe('strata extract and strata ingest on bad files', () => {
   });
 });
 
-interface GraphQLResult<T = Record<string, any>> {
-  readonly status: number;
-  readonly data?: T | null;
-  readonly errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
-}
-
-/** A running `strata serve` (API, one worker, the embedded database) and how to talk to it. */
-class Lab {
-  url = '';
-  private constructor(
-    readonly child: ChildProcess,
-    readonly data: string,
-    readonly env: NodeJS.ProcessEnv,
-    readonly stderr: string[],
-  ) {}
-
+/** The bad-input suite's lab (API, one worker, the embedded database): uploads and memory too. */
+class Lab extends ServeLab {
   static async start(data: string): Promise<Lab> {
     const { DATABASE_URL: _ignored, ...base } = process.env;
     const env: NodeJS.ProcessEnv = {
@@ -225,31 +211,7 @@ class Lab {
       STRATA_WORKER_POLL_SECONDS: '0.5',
       STRATA_WORKER_THREADS: '2',
     };
-    const serve = await startServe(['--port', '0', '--data', data, '--workers', '1'], env);
-    const lab = new Lab(serve.child, data, env, serve.stderr);
-    lab.url = serve.url;
-    return lab;
-  }
-
-  token(user: string, role: string): string {
-    const result = run(['token', 'create', '--name', user, '--role', role, '--json', '--data', this.data], this.env);
-    expect(result.status, result.stderr).toBe(0);
-    return (JSON.parse(result.stdout) as { token: string }).token;
-  }
-
-  async gql<T = Record<string, any>>(authorization: string | null, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> {
-    const response = await fetch(`${this.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, ...((await response.json()) as Omit<GraphQLResult<T>, 'status'>) };
-  }
-
-  async ok<T = Record<string, any>>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    const result = await this.gql<T>(`Bearer ${token}`, query, variables);
-    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
-    return result.data as T;
+    return new Lab(await startServe(['--port', '0', '--data', data, '--workers', '1'], env), data, env);
   }
 
   async upload(token: string | null, kind: string, body: Buffer): Promise<{ status: number; body: Record<string, any> }> {
@@ -263,15 +225,6 @@ class Lab {
     if (!existsSync(status)) return null;
     const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'))?.[1];
     return kb ? Number(kb) * 1024 : null;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 45_000);
-    await exited;
-    clearTimeout(timer);
   }
 }
 
@@ -329,7 +282,7 @@ describe('the API on bad input', () => {
   it('refuses missing, malformed, unknown, revoked and wrong-role tokens', async () => {
     const me = '{ me { user role } }';
     for (const authorization of [null, 'Bearer', `Basic ${Buffer.from('alice:secret').toString('base64')}`, `Bearer ${alice} extra`, `Token ${alice}`]) {
-      const refused = await lab.gql(authorization, me);
+      const refused = await lab.graphql(authorization, me);
       expect(refused.status, String(authorization)).toBe(401);
       expect(first(refused)).toEqual({ code: 'UNAUTHENTICATED', message: 'send your API token as `Authorization: Bearer <token>` (create one with `strata token create`)' });
     }
@@ -339,7 +292,7 @@ describe('the API on bad input', () => {
     const revoke = run(['token', 'revoke', id, '--data', lab.data], lab.env);
     expect(revoke.status, revoke.stderr).toBe(0);
     for (const token of ['strata_' + 'x'.repeat(43), 'not-a-strata-token', alice.slice(0, -1), revoked]) {
-      const refused = await lab.gql(`Bearer ${token}`, me);
+      const refused = await lab.graphql(`Bearer ${token}`, me);
       expect(refused.status).toBe(401);
       expect(first(refused)).toEqual({ code: 'UNAUTHENTICATED', message: 'the bearer token is unknown or revoked' });
     }
@@ -351,11 +304,11 @@ describe('the API on bad input', () => {
 
     // Wrong role: a viewer may read and search, not create, extract or upload datasets.
     expect((await lab.ok(bob, me)).me).toEqual({ user: 'bob', role: 'VIEWER' });
-    expect(first(await lab.gql(`Bearer ${bob}`, create, { path: brick, name: 'by-bob' }))).toEqual({
+    expect(first(await lab.graphql(`Bearer ${bob}`, create, { path: brick, name: 'by-bob' }))).toEqual({
       code: 'FORBIDDEN',
       message: 'createDataset needs the editor role; your token (bob) has viewer',
     });
-    expect(first(await lab.gql(`Bearer ${bob}`, 'mutation($id: ID!) { startExtraction(datasetId: $id, layers: ["pool2"]) { id } }', { id: datasetId }))).toEqual({
+    expect(first(await lab.graphql(`Bearer ${bob}`, 'mutation($id: ID!) { startExtraction(datasetId: $id, layers: ["pool2"]) { id } }', { id: datasetId }))).toEqual({
       code: 'FORBIDDEN',
       message: 'startExtraction needs the editor role; your token (bob) has viewer',
     });
@@ -375,7 +328,7 @@ describe('the API on bad input', () => {
       [join(roots, 'missing.h5'), `no such file or folder: ${join(roots, 'missing.h5')}`],
     ];
     for (const [path, message] of cases) {
-      const refused = await lab.gql(`Bearer ${alice}`, create, { path, name: 'escape' });
+      const refused = await lab.graphql(`Bearer ${alice}`, create, { path, name: 'escape' });
       expect(first(refused), path).toEqual({ code: 'BAD_USER_INPUT', message });
       expect(refused.errors?.[0]?.extensions?.argument).toBe('input.source.path');
     }
@@ -383,7 +336,7 @@ describe('the API on bad input', () => {
 
   it.each(BAD_HDF5)('refuses %s as a dataset source, naming the file, the dataset and the problem', async (file, problem) => {
     const path = join(roots, file);
-    const refused = await lab.gql(`Bearer ${alice}`, create, { path, name: `bad-${file.replace('.', '-')}` });
+    const refused = await lab.graphql(`Bearer ${alice}`, create, { path, name: `bad-${file.replace('.', '-')}` });
     expect(first(refused).code).toBe('BAD_USER_INPUT');
     expect(first(refused).message.startsWith(`HDF5 file ${path}`), first(refused).message).toBe(true);
     expect(first(refused).message.slice(`HDF5 file ${path}`.length)).toMatch(problem);
@@ -393,7 +346,7 @@ describe('the API on bad input', () => {
   it('refuses an uploaded HDF5 file that is truncated, and a body that is not HDF5', async () => {
     const truncated = await lab.upload(alice, 'hdf5', readFileSync(join(roots, 'truncated.h5')));
     expect(truncated.status).toBe(201);
-    const refused = await lab.gql(`Bearer ${alice}`, create, { upload: truncated.body.id, name: 'uploaded' });
+    const refused = await lab.graphql(`Bearer ${alice}`, create, { upload: truncated.body.id, name: 'uploaded' });
     expect(first(refused).code).toBe('BAD_USER_INPUT');
     expect(first(refused).message).toMatch(new RegExp(`^HDF5 file \\S+/uploads/${truncated.body.id}\\.h5: cannot open as HDF5 \\(truncated file: eof = `));
     const notHdf5 = await lab.upload(alice, 'hdf5', readFileSync(join(photos, 'good.png')));
@@ -403,28 +356,28 @@ describe('the API on bad input', () => {
 
   it('refuses unknown layers and k = 1000000, saying what is allowed', async () => {
     const unknownLayer = /^Unknown layer "pool9"; expected one of conv1, conv2, .*pool5$/;
-    const nn = await lab.gql(`Bearer ${bob}`, neighbors, { img: imageId, k: 5, layer: 'pool9' });
+    const nn = await lab.graphql(`Bearer ${bob}`, neighbors, { img: imageId, k: 5, layer: 'pool9' });
     expect(first(nn).code).toBe('BAD_USER_INPUT');
     expect(first(nn).message).toMatch(unknownLayer);
     expect(nn.errors?.[0]?.extensions?.argument).toBe('layer');
-    const extraction = await lab.gql(`Bearer ${alice}`, 'mutation($id: ID!) { startExtraction(datasetId: $id, layers: ["pool1", "pool9"]) { id } }', { id: datasetId });
+    const extraction = await lab.graphql(`Bearer ${alice}`, 'mutation($id: ID!) { startExtraction(datasetId: $id, layers: ["pool1", "pool9"]) { id } }', { id: datasetId });
     expect(first(extraction).code).toBe('BAD_USER_INPUT');
     expect(first(extraction).message).toMatch(unknownLayer);
-    const map = await lab.gql(`Bearer ${alice}`, 'mutation($id: ID!) { computeMap(datasetId: $id, layer: "pool9") { id } }', { id: datasetId });
+    const map = await lab.graphql(`Bearer ${alice}`, 'mutation($id: ID!) { computeMap(datasetId: $id, layer: "pool9") { id } }', { id: datasetId });
     expect(first(map).code).toBe('BAD_USER_INPUT');
     // A real layer this dataset has not extracted.
-    expect(first(await lab.gql(`Bearer ${bob}`, neighbors, { img: imageId, k: 5, layer: 'pool5' }))).toEqual({ code: 'NOT_FOUND', message: `the dataset of image ${imageId} has no layer "pool5"` });
+    expect(first(await lab.graphql(`Bearer ${bob}`, neighbors, { img: imageId, k: 5, layer: 'pool5' }))).toEqual({ code: 'NOT_FOUND', message: `the dataset of image ${imageId} has no layer "pool5"` });
 
     for (const k of [1_000_000, 101, 0, -1]) {
-      const refused = await lab.gql(`Bearer ${bob}`, neighbors, { img: imageId, k, layer: 'pool1' });
+      const refused = await lab.graphql(`Bearer ${bob}`, neighbors, { img: imageId, k, layer: 'pool1' });
       expect(first(refused), String(k)).toEqual({ code: 'BAD_USER_INPUT', message: `k must be an integer from 1 to 100, got ${k}` });
     }
-    const literal = await lab.gql(`Bearer ${bob}`, `{ nearestNeighbors(imageId: ${imageId}, layer: "pool1", k: 1000000) { distance } }`);
+    const literal = await lab.graphql(`Bearer ${bob}`, `{ nearestNeighbors(imageId: ${imageId}, layer: "pool1", k: 1000000) { distance } }`);
     expect(first(literal)).toEqual({ code: 'BAD_USER_INPUT', message: 'k must be an integer from 1 to 100, got 1000000' });
-    const huge = await lab.gql(`Bearer ${bob}`, neighbors, { img: imageId, k: 10_000_000_000, layer: 'pool1' });
+    const huge = await lab.graphql(`Bearer ${bob}`, neighbors, { img: imageId, k: 10_000_000_000, layer: 'pool1' });
     expect(huge.status).toBe(400);
     expect(first(huge).message).toMatch(/Variable "\$k" got invalid value 10000000000; Int cannot represent non 32-bit signed integer value/);
-    const similar = await lab.gql(`Bearer ${bob}`, 'query($id: ID!, $u: ImageUpload!) { similarImages(datasetId: $id, upload: $u, layer: "pool1", k: 1000000) { distance } }', {
+    const similar = await lab.graphql(`Bearer ${bob}`, 'query($id: ID!, $u: ImageUpload!) { similarImages(datasetId: $id, upload: $u, layer: "pool1", k: 1000000) { distance } }', {
       id: datasetId,
       u: { base64: readFileSync(join(photos, 'good.png')).toString('base64') },
     });
@@ -432,32 +385,32 @@ describe('the API on bad input', () => {
   });
 
   it('refuses deeply nested and very wide queries before running them', async () => {
-    const deep = await lab.gql(`Bearer ${bob}`, '{ datasets { runs { dataset { runs { dataset { runs { dataset { runs { dataset { runs { dataset { name } } } } } } } } } } } }');
+    const deep = await lab.graphql(`Bearer ${bob}`, '{ datasets { runs { dataset { runs { dataset { runs { dataset { runs { dataset { runs { dataset { name } } } } } } } } } } } }');
     expect(deep.status).toBe(400);
     expect(first(deep)).toEqual({ code: 'QUERY_TOO_DEEP', message: 'query is nested more than 10 levels deep; at most 10 are allowed' });
     const tooComplex = /^query costs more than 20000 \(each field counts once per item the lists above it can return\)/;
     const page = 'images(datasetId: 1, limit: 500) { items { id url thumbnailUrl sourceId index width height } }';
-    const aliases = await lab.gql(`Bearer ${bob}`, `{ ${Array.from({ length: 8 }, (_, i) => `a${i}: ${page}`).join(' ')} }`);
+    const aliases = await lab.graphql(`Bearer ${bob}`, `{ ${Array.from({ length: 8 }, (_, i) => `a${i}: ${page}`).join(' ')} }`);
     expect(aliases.status).toBe(400);
     expect(first(aliases).code).toBe('QUERY_TOO_COMPLEX');
     expect(first(aliases).message).toMatch(tooComplex);
     // Fields that each cost next to nothing to answer still add up; a huge text is not even parsed.
     const typenames = (count: number): string => `{ ${Array.from({ length: count }, (_, i) => `t${i}: __typename`).join(' ')} }`;
-    const wide = await lab.gql(`Bearer ${bob}`, typenames(25_000));
+    const wide = await lab.graphql(`Bearer ${bob}`, typenames(25_000));
     expect(wide.status).toBe(400);
     expect(first(wide).code).toBe('QUERY_TOO_COMPLEX');
     expect(first(wide).message).toMatch(tooComplex);
     const started = performance.now();
-    const huge = await lab.gql(`Bearer ${bob}`, typenames(200_000));
+    const huge = await lab.graphql(`Bearer ${bob}`, typenames(200_000));
     expect(huge.status).toBe(400);
     expect(first(huge)).toEqual({ code: 'GRAPHQL_PARSE_FAILED', message: 'Syntax Error: Document contains more that 100000 tokens. Parsing aborted.' });
     expect(performance.now() - started).toBeLessThan(5_000);
     // Introspection: graphql-js refuses lists nested in lists, Strata's budget many aliased walks of the schema.
-    const nested = await lab.gql(`Bearer ${bob}`, '{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }');
+    const nested = await lab.graphql(`Bearer ${bob}`, '{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }');
     expect(nested.status).toBe(400);
     expect(first(nested)).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED', message: 'Maximum introspection depth exceeded' });
     const walk = '__schema { types { fields { args { name type { name ofType { name } } } type { ofType { ofType { fields { name args { name } } } } } } } }';
-    const introspection = await lab.gql(`Bearer ${bob}`, `{ ${Array.from({ length: 400 }, (_, i) => `a${i}: ${walk}`).join(' ')} }`);
+    const introspection = await lab.graphql(`Bearer ${bob}`, `{ ${Array.from({ length: 400 }, (_, i) => `a${i}: ${walk}`).join(' ')} }`);
     expect(introspection.status).toBe(400);
     expect(first(introspection)).toEqual({
       code: 'QUERY_TOO_COMPLEX',
@@ -467,11 +420,11 @@ describe('the API on bad input', () => {
     const { getIntrospectionQuery } = await import('graphql');
     const all = { descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true };
     for (const text of [getIntrospectionQuery(), getIntrospectionQuery(all)]) {
-      const standard = await lab.gql(`Bearer ${bob}`, text);
+      const standard = await lab.graphql(`Bearer ${bob}`, text);
       expect(standard.errors).toBeUndefined();
       expect((standard.data as { __schema: { types: unknown[] } }).__schema.types.length).toBeGreaterThan(40);
     }
-    const cycle = await lab.gql(`Bearer ${bob}`, 'query { datasets { ...A } } fragment A on Dataset { runs { dataset { ...A } } }');
+    const cycle = await lab.graphql(`Bearer ${bob}`, 'query { datasets { ...A } } fragment A on Dataset { runs { dataset { ...A } } }');
     // Once a stack overflow (500); now refused like any endless nesting.
     expect(cycle.status).toBe(400);
     expect(cycle.errors?.map((error) => error.message)).toEqual([
@@ -491,7 +444,7 @@ describe('the API on bad input', () => {
     for (const bad of UNREADABLE) {
       const bytes = statSync(join(photos, bad.name)).size;
       const started = performance.now();
-      const refused = await lab.gql(`Bearer ${bob}`, query, inline(bad.name));
+      const refused = await lab.graphql(`Bearer ${bob}`, query, inline(bad.name));
       expect(first(refused).code, bad.name).toBe('BAD_USER_INPUT');
       expect(refused.errors?.[0]?.extensions?.argument).toBe('upload');
       const prefix = `upload.base64 (${bytes} bytes): `;
@@ -507,12 +460,12 @@ describe('the API on bad input', () => {
     // The same through POST /uploads: the error names the upload id.
     const stored = await lab.upload(bob, 'image', readFileSync(join(photos, 'bomb.png')));
     expect(stored.status).toBe(201);
-    const refused = await lab.gql(`Bearer ${bob}`, query, { id: datasetId, u: { uploadId: stored.body.id } });
+    const refused = await lab.graphql(`Bearer ${bob}`, query, { id: datasetId, u: { uploadId: stored.body.id } });
     expect(first(refused)).toEqual({
       code: 'BAD_USER_INPUT',
       message: `upload ${stored.body.id}: image is 30000x30000 = 900000000 pixels, over the limit of 40000000 (decompression-bomb guard, as in PIL); the limit is STRATA_MAX_UPLOAD_PIXELS`,
     });
-    expect(first(await lab.gql(`Bearer ${bob}`, query, { id: datasetId, u: { base64: 'not base64!' } }))).toEqual({ code: 'BAD_USER_INPUT', message: 'upload.base64 is not valid base64' });
+    expect(first(await lab.graphql(`Bearer ${bob}`, query, { id: datasetId, u: { base64: 'not base64!' } }))).toEqual({ code: 'BAD_USER_INPUT', message: 'upload.base64 is not valid base64' });
     // Refusing 2.7 GB images allocated none of it.
     const after = lab.peakRss();
     if (peak !== null && after !== null) expect(after - peak).toBeLessThan(256 << 20);

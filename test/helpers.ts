@@ -3,6 +3,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturn
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'apps/cli/bin/strata.js');
@@ -61,4 +62,66 @@ export function startServe(args: readonly string[], env: NodeJS.ProcessEnv, read
       reject(new Error(`strata serve exited (${code}):\n${out}\n${stderr.join('')}`));
     });
   });
+}
+
+/** A GraphQL answer with its HTTP status. */
+export interface GraphQLResult<T = Record<string, any>> {
+  readonly status: number;
+  readonly data?: T | null;
+  readonly errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
+}
+
+/** A running `strata serve` with its data folder and environment, and how a test talks to it. */
+export class ServeLab {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly stderr: string[];
+
+  constructor(
+    serve: ServeProcess,
+    readonly data: string,
+    readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.child = serve.child;
+    this.url = serve.url;
+    this.stderr = serve.stderr;
+  }
+
+  /** The CLI with the lab's environment (its database). */
+  cli(args: readonly string[]): SpawnSyncReturns<string> {
+    return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: this.env, maxBuffer: 1 << 26 });
+  }
+
+  /** A new token for `user`, printed once by `strata token create`. */
+  token(user: string, role: string): string {
+    const result = this.cli(['token', 'create', '--name', user, '--role', role, '--json', '--data', this.data]);
+    expect(result.status, result.stderr).toBe(0);
+    return (JSON.parse(result.stdout) as { token: string }).token;
+  }
+
+  /** POST /graphql with this Authorization header (none when null). */
+  async graphql<T = Record<string, any>>(authorization: string | null, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> {
+    const response = await fetch(`${this.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, ...((await response.json()) as Omit<GraphQLResult<T>, 'status'>) };
+  }
+
+  /** The data of a query that must succeed. */
+  async ok<T = Record<string, any>>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const result = await this.graphql<T>(`Bearer ${token}`, query, variables);
+    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+    return result.data as T;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 45_000);
+    await exited;
+    clearTimeout(timer);
+  }
 }
