@@ -29,6 +29,8 @@ import { attractiveForces, attractiveForcesFast, releaseAttraction } from '../sr
 import { barnesHutRepulsion } from '../src/tsne/gradient-bh.js';
 import { allowWasm } from '../src/tsne/wasm/instance.js';
 import { QuadTree } from '../src/tsne/quadtree.js';
+import { exactKnnRows } from '../src/tsne/knn-exact.js';
+import { productKnn } from '../src/tsne/knn-products.js';
 import { PYTHON, runPython } from './python.js';
 
 let dir = '';
@@ -337,11 +339,43 @@ describe('building blocks', () => {
     expect(hits / (n * k)).toBeGreaterThan(0.97);
   });
 
-  it('PCA initialisation spans sklearn PCA components, std 1e-4', () => {
+  it('exact neighbours from matrix products equal the brute-force lists bit for bit', async () => {
+    const n = 1200;
+    const dim = 24;
+    const k = 31;
+    const executor = createExecutor(1);
+    const clusteredData = clustered(n, dim, 8, 4, 21);
+    const offset = clusteredData.map((v) => v + 5e3);
+    // 150 copies of one point: their lists are all ties at distance 0, which the bound cannot settle.
+    const duplicates = clusteredData.slice();
+    for (let i = 1; i < 150; i++) duplicates.copyWithin(i * dim, 0, dim);
+    // Small integers: many equal distances at the k-th place.
+    const grid = Float32Array.from(clusteredData, (v) => Math.round(v / 3));
+    // A far outlier inflates the rounding bound of every row.
+    const outlier = clusteredData.slice();
+    outlier.fill(1e5, 0, dim);
+    const scanned: Record<string, number> = {};
+    for (const [name, x] of Object.entries({ clusteredData, offset, duplicates, grid, outlier })) {
+      const brute = { idx: new Int32Array(n * k), dist: new Float32Array(n * k) };
+      exactKnnRows(x, n, dim, k, 0, n, brute.idx, brute.dist);
+      const products = await productKnn(executor, x, n, dim, k, undefined);
+      expect(products.indices, name).toEqual(brute.idx);
+      expect(products.sqDistances, name).toEqual(brute.dist);
+      scanned[name] = products.scannedRows;
+    }
+    // The candidates settle ordinary rows; only the hard ones fall back to the full search.
+    expect(scanned.clusteredData).toBe(0);
+    expect(scanned.offset).toBe(0);
+    expect(scanned.duplicates).toBeGreaterThanOrEqual(150);
+    expect(scanned.duplicates).toBeLessThan(n / 2);
+    expect(scanned.outlier).toBeGreaterThan(0);
+  });
+
+  it('PCA initialisation spans sklearn PCA components, std 1e-4', async () => {
     const n = 300;
     const dim = 12;
     const x = clustered(n, dim, 3, 5, 4);
-    const y = pcaInit(x, n, dim, createRandom(0));
+    const y = await pcaInit(x, n, dim, createRandom(0), createExecutor(1));
     const ref = new Float32Array(
       JSON.parse(
         runPython(

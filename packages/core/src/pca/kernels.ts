@@ -37,6 +37,13 @@ function intAttribute(name: string, value: number): onnx.IAttributeProto {
   return { name, type: AttributeProto.AttributeType.INT, i: value };
 }
 
+function floatAttribute(name: string, value: number): onnx.IAttributeProto {
+  return { name, type: AttributeProto.AttributeType.FLOAT, f: value };
+}
+
+/** ONNX TensorProto.DataType. */
+const ONNX_INT64 = 7;
+
 function graphBytes(name: string, nodes: onnx.INodeProto[], inputs: onnx.IValueInfoProto[], outputs: onnx.IValueInfoProto[]): Uint8Array {
   return serializeOnnx(
     {
@@ -88,6 +95,37 @@ function centredProductGraph(): Uint8Array {
     ],
     [valueInfo('X', ['count', 'w']), valueInfo('mean', [1, 'w']), valueInfo('V', ['w', 'k'])],
     [valueInfo('Y', ['count', 'k'])],
+  );
+}
+
+/**
+ * For each query row q of Q: the `count` reference rows r of R with the smallest
+ * |r|^2 - 2 q.r (the squared distance |q - r|^2 less the row's constant |q|^2), ascending,
+ * with those scores. The norms come in as a 1 x n row N. Indices leave as float32 (exact below
+ * 2^24 rows), since sessions here exchange float32 tensors only.
+ */
+function smallestScoresGraph(count: number): Uint8Array {
+  return graphBytes(
+    'smallest_scores',
+    [
+      {
+        opType: 'Constant',
+        name: 'K',
+        output: ['K'],
+        attribute: [{ name: 'value', type: AttributeProto.AttributeType.TENSOR, t: { dims: [1], dataType: ONNX_INT64, int64Data: [count] } }],
+      },
+      {
+        opType: 'Gemm',
+        name: 'S',
+        input: ['Q', 'R', 'N'],
+        output: ['S'],
+        attribute: [intAttribute('transB', 1), floatAttribute('alpha', -2), floatAttribute('beta', 1)],
+      },
+      { opType: 'TopK', name: 'top', input: ['S', 'K'], output: ['scores', 'I'], attribute: [intAttribute('axis', 1), intAttribute('largest', 0), intAttribute('sorted', 1)] },
+      { opType: 'Cast', name: 'indices', input: ['I'], output: ['indices'], attribute: [intAttribute('to', ONNX_FLOAT)] },
+    ],
+    [valueInfo('Q', ['m', 'w']), valueInfo('R', ['n', 'w']), valueInfo('N', [1, 'n'])],
+    [valueInfo('scores', ['m', count]), valueInfo('indices', ['m', count])],
   );
 }
 
@@ -151,6 +189,33 @@ export class MatrixKernels {
       { X: { data: x, dims: [count, w] }, mean: { data: mean, dims: [1, w] }, V: { data: v, dims: [w, k] } },
       'Y',
     );
+  }
+
+  /**
+   * For each row q of Q (m x w), the `count` rows r of R (n x w) with the smallest
+   * norms[r] - 2 q.r, ascending (ties in onnxruntime's order). With norms[r] = |r|^2 this is
+   * the `count` nearest in Euclidean distance, up to float32 rounding of the products.
+   */
+  async smallestScores(
+    q: Float32Array,
+    m: number,
+    r: Float32Array,
+    n: number,
+    w: number,
+    norms: Float32Array,
+    count: number,
+  ): Promise<{ scores: Float32Array; indices: Float32Array }> {
+    checkSize('smallestScores Q', q, m * w);
+    checkSize('smallestScores R', r, n * w);
+    checkSize('smallestScores norms', norms, n);
+    if (!Number.isInteger(count) || count < 1 || count > n) throw new RangeError(`smallestScores: count must be in [1, ${n}], got ${count}`);
+    if (n >= 2 ** 24) throw new RangeError(`smallestScores: ${n} rows, at most 2^24 - 1 (indices travel as float32)`);
+    const session = await this.#session(`smallest${count}`, () => smallestScoresGraph(count));
+    const results = await session.run({ Q: { data: q, dims: [m, w] }, R: { data: r, dims: [n, w] }, N: { data: norms, dims: [1, n] } });
+    const scores = results.get('scores');
+    const indices = results.get('indices');
+    if (!scores || !indices) throw new Error('MatrixKernels: smallestScores returned no scores or indices');
+    return { scores: scores.data, indices: indices.data };
   }
 
   /**

@@ -17,9 +17,10 @@ import {
   fftRowsInverse,
   rowsPerChunk,
 } from './gradient-fft.js';
-import { exactKnnRows } from './knn-exact.js';
+import { candidateKnnRows, exactKnnRows } from './knn-exact.js';
 import { forestCandidatesRows, refineRows, buildRpTree } from './knn-approx.js';
 import { binarySearchPerplexityRows } from './perplexity.js';
+import { PCA_CHUNK, pcaPassChunk, type PcaPassTask } from './init.js';
 import type { QuadTreeArrays } from './quadtree.js';
 
 /** Points per chunk of the per-point tasks. */
@@ -68,8 +69,25 @@ export interface KnnExactTask {
   n: number;
   dim: number;
   k: number;
+  /** Only these query rows (one chunk each), instead of all n. */
+  rows?: Int32Array;
   outIdx: Int32Array;
   outSqDist: Float32Array;
+}
+
+/** Exact lists from candidate sets (knn-products.ts); rows the bound cannot settle are flagged. */
+export interface KnnCandidatesTask {
+  kind: 'knn-candidates';
+  data: Float32Array;
+  n: number;
+  dim: number;
+  k: number;
+  count: number;
+  candidates: Int32Array;
+  outsideBound: Float64Array;
+  outIdx: Int32Array;
+  outSqDist: Float32Array;
+  failed: Uint8Array;
 }
 
 export interface PerplexityTask {
@@ -136,6 +154,8 @@ export type KernelTask =
   | GradientTask
   | FftPhaseTask
   | KnnExactTask
+  | KnnCandidatesTask
+  | PcaPassTask
   | PerplexityTask
   | RpTreeTask
   | ForestCandidatesTask
@@ -148,11 +168,15 @@ export function chunkCount(task: KernelTask): number {
     case 'perplexity':
       return Math.ceil(task.n / POINT_CHUNK);
     case 'knn-exact':
+      return task.rows === undefined ? Math.ceil(task.n / KNN_CHUNK) : task.rows.length;
+    case 'knn-candidates':
     case 'knn-forest':
     case 'knn-refine':
       return Math.ceil(task.n / KNN_CHUNK);
     case 'rp-trees':
       return task.seeds.length;
+    case 'pca-pass':
+      return Math.ceil(task.n / PCA_CHUNK);
     case 'fft-rows-forward':
       return Math.ceil(task.grid.size / rowsPerChunk(task.grid.p));
     case 'fft-rows-inverse':
@@ -174,9 +198,15 @@ export function runChunk(task: KernelTask, chunk: number): void {
       return;
     }
     case 'knn-exact': {
+      const from = task.rows === undefined ? chunk * KNN_CHUNK : (task.rows[chunk] as number);
+      const to = task.rows === undefined ? Math.min(task.n, from + KNN_CHUNK) : from + 1;
+      exactKnnRows(task.data, task.n, task.dim, task.k, from, to, task.outIdx, task.outSqDist);
+      return;
+    }
+    case 'knn-candidates': {
       const from = chunk * KNN_CHUNK;
       const to = Math.min(task.n, from + KNN_CHUNK);
-      exactKnnRows(task.data, task.n, task.dim, task.k, from, to, task.outIdx, task.outSqDist);
+      candidateKnnRows(task.data, task.dim, task.k, task.count, task.candidates, task.outsideBound, from, to, task.outIdx, task.outSqDist, task.failed);
       return;
     }
     case 'knn-forest': {
@@ -189,6 +219,8 @@ export function runChunk(task: KernelTask, chunk: number): void {
       task.changes[chunk] = refineRows(task, from, Math.min(task.n, from + KNN_CHUNK));
       return;
     }
+    case 'pca-pass':
+      return pcaPassChunk(task, chunk);
     case 'rp-trees': {
       const { n } = task;
       const perm = task.perm.subarray(chunk * n, (chunk + 1) * n);

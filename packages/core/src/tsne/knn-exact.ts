@@ -9,6 +9,98 @@ import { heapAccepts, heapClear, heapReplaceTop, heapSortAscending } from './knn
 const QUERY_BLOCK = 16;
 const REFERENCE_BLOCK = 512;
 
+/** Squared distance of rows a and b, summed in float64 in dimension order (as exactKnnRows sums). */
+function sqDistance(data: Float32Array, dim: number, a: number, b: number): number {
+  const ao = a * dim;
+  const bo = b * dim;
+  let s = 0;
+  for (let d = 0; d < dim; d++) {
+    const t = (data[ao + d] as number) - (data[bo + d] as number);
+    s += t * t;
+  }
+  return s;
+}
+
+/**
+ * The k nearest of rows [rowStart, rowEnd) among given candidates (row i's `count` candidates
+ * at candidates[i * count ...], the row itself possibly among them), with distances computed as
+ * exactKnnRows computes them. A row's list is kept only when its k-th distance is below
+ * outsideBound[i], a lower bound on the distance of every point that is not a candidate: then
+ * it is exactly exactKnnRows' list. Otherwise failed[i] is set and the row is left to a full
+ * search. Returns the number of failed rows.
+ */
+export function candidateKnnRows(
+  data: Float32Array,
+  dim: number,
+  k: number,
+  count: number,
+  candidates: Int32Array,
+  outsideBound: Float64Array,
+  rowStart: number,
+  rowEnd: number,
+  outIdx: Int32Array,
+  outSqDist: Float32Array,
+  failed: Uint8Array,
+): number {
+  const heapD = new Float64Array(k);
+  const heapI = new Int32Array(k);
+  let failures = 0;
+  for (let q = rowStart; q < rowEnd; q++) {
+    heapClear(heapD, heapI, 0, k);
+    const qo = q * dim;
+    let c = q * count;
+    const end = c + count;
+    // Four candidates per pass share the loads of the query row (sums as in sqDistance).
+    for (; c + 4 <= end; c += 4) {
+      const r0 = candidates[c] as number;
+      const r1 = candidates[c + 1] as number;
+      const r2 = candidates[c + 2] as number;
+      const r3 = candidates[c + 3] as number;
+      const o0 = r0 * dim;
+      const o1 = r1 * dim;
+      const o2 = r2 * dim;
+      const o3 = r3 * dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = data[qo + d] as number;
+        const t0 = x - (data[o0 + d] as number);
+        const t1 = x - (data[o1 + d] as number);
+        const t2 = x - (data[o2 + d] as number);
+        const t3 = x - (data[o3 + d] as number);
+        s0 += t0 * t0;
+        s1 += t1 * t1;
+        s2 += t2 * t2;
+        s3 += t3 * t3;
+      }
+      if (r0 !== q && heapAccepts(heapD, heapI, 0, s0, r0)) heapReplaceTop(heapD, heapI, 0, k, s0, r0);
+      if (r1 !== q && heapAccepts(heapD, heapI, 0, s1, r1)) heapReplaceTop(heapD, heapI, 0, k, s1, r1);
+      if (r2 !== q && heapAccepts(heapD, heapI, 0, s2, r2)) heapReplaceTop(heapD, heapI, 0, k, s2, r2);
+      if (r3 !== q && heapAccepts(heapD, heapI, 0, s3, r3)) heapReplaceTop(heapD, heapI, 0, k, s3, r3);
+    }
+    for (; c < end; c++) {
+      const r = candidates[c] as number;
+      if (r === q) continue;
+      const s = sqDistance(data, dim, q, r);
+      if (heapAccepts(heapD, heapI, 0, s, r)) heapReplaceTop(heapD, heapI, 0, k, s, r);
+    }
+    // NaN bounds (overflow in the products) fail too.
+    if (!((heapD[0] as number) < (outsideBound[q] as number))) {
+      failed[q] = 1;
+      failures++;
+      continue;
+    }
+    heapSortAscending(heapD, heapI, 0, k);
+    for (let t = 0; t < k; t++) {
+      outIdx[q * k + t] = heapI[t] as number;
+      outSqDist[q * k + t] = heapD[t] as number;
+    }
+  }
+  return failures;
+}
+
 /**
  * Writes the k nearest neighbours (excluding the point itself) of query rows [rowStart, rowEnd)
  * into outIdx / outSqDist (n x k, ascending distance, ties by index).
@@ -62,12 +154,7 @@ export function exactKnnRows(
         }
         for (; r < r1; r++) {
           if (r === q) continue;
-          const ro = r * dim;
-          let s = 0;
-          for (let d = 0; d < dim; d++) {
-            const t = (data[qo + d] as number) - (data[ro + d] as number);
-            s += t * t;
-          }
+          const s = sqDistance(data, dim, q, r);
           if (heapAccepts(heapD, heapI, base, s, r)) heapReplaceTop(heapD, heapI, base, k, s, r);
         }
       }

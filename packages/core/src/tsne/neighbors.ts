@@ -20,6 +20,8 @@ export interface NeighborGraph {
    * tree's leaf order), for callers that want their own arrays laid out that way.
    */
   order?: Int32Array;
+  /** Exact search by products only: rows that needed the brute-force search (knn-products.ts). */
+  scannedRows?: number;
 }
 
 /**
@@ -43,10 +45,15 @@ export function defaultApproxSettings(k: number): ApproxKnnSettings {
 }
 
 /**
- * Exact search up to this cost in n^2 * dim multiply-adds (about 1.4 s on one core here; the
- * approximate search costs about as much at n = 5000, dim = 50 and grows only linearly).
+ * Exact search up to this cost in n^2 * dim multiply-adds: about 18 s of matrix products on
+ * this 2-core machine (73,000 x 256 is 1.4e12), where the approximate search took 43 s.
  */
-const EXACT_MAX_WORK = 2e9;
+const EXACT_MAX_WORK = 4e12;
+/**
+ * Below this n^2 * dim the brute-force loop (about 1 GFLOP/s a thread) finishes before an
+ * onnxruntime session would be set up; above it the exact search goes through matrix products.
+ */
+const PRODUCTS_MIN_WORK = 5e7;
 
 export function chooseNeighborMethod(n: number, dim: number, requested: NeighborMethod | 'auto'): NeighborMethod {
   if (requested !== 'auto') return requested;
@@ -64,6 +71,11 @@ export async function nearestNeighbors(
   signal: AbortSignal | undefined,
   approx: ApproxKnnSettings = defaultApproxSettings(k),
 ): Promise<NeighborGraph> {
+  if (method === 'exact' && n * n * dim >= PRODUCTS_MIN_WORK) {
+    // Loaded on demand: it brings onnxruntime, which the rest of the engine never needs.
+    const { productKnn } = await import('./knn-products.js');
+    return { k, ...(await productKnn(executor, data, n, dim, k, signal)) };
+  }
   const indices = sharedInt32(n * k);
   const sqDistances = sharedFloat32(n * k);
   if (method === 'exact') {

@@ -117,7 +117,7 @@ export async function tsne(data: Float32Array, n: number, dim: number, options: 
 
     onProgress?.({ phase: 'init', iteration: 0, total: iterations });
     const y = sharedFloat64(2 * n);
-    const start = init instanceof Float32Array ? Float64Array.from(init) : init === 'pca' ? pcaInit(data, n, dim, random) : randomInit(n, random);
+    const start = init instanceof Float32Array ? Float64Array.from(init) : init === 'pca' ? await pcaInit(shared, n, dim, random, executor) : randomInit(n, random);
     if (order === undefined) y.set(start);
     else for (let at = 0; at < n; at++) [y[2 * at], y[2 * at + 1]] = [start[2 * (order[at] as number)] as number, start[2 * (order[at] as number) + 1] as number];
     signal?.throwIfAborted();
