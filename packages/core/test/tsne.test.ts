@@ -264,6 +264,29 @@ describe('building blocks', () => {
     expect(() => new ComplexFft(12)).toThrow(RangeError);
   });
 
+  it('quadtree: a rebuild that re-sorts the last order gives the tree of a fresh build', () => {
+    const n = 3000;
+    const random = createRandom(5);
+    const spread = Float64Array.from({ length: 2 * n }, () => 10 * random.normal());
+    // Small moves (the insertion path), with a run of coincident points (equal codes).
+    const moved = spread.map((v) => v + 0.05 * random.normal());
+    for (let i = 1; i < 40; i++) [moved[2 * i], moved[2 * i + 1]] = [moved[0] as number, moved[1] as number];
+    // Everything moves far (too many moves: the radix sort again).
+    const shuffled = Float64Array.from({ length: 2 * n }, () => 10 * random.normal());
+    const fields = ['comX', 'comY', 'size', 'widthSq', 'skip', 'first'] as const;
+    const incremental = new QuadTree(n);
+    incremental.build(spread);
+    for (const y of [moved, shuffled, moved]) {
+      incremental.build(y);
+      const fresh = new QuadTree(n);
+      fresh.build(y);
+      expect(incremental.nodeCount).toBe(fresh.nodeCount);
+      expect(incremental.order).toEqual(fresh.order);
+      for (const field of fields) expect(incremental[field].subarray(0, fresh.nodeCount), field).toEqual(fresh[field].subarray(0, fresh.nodeCount));
+      expect(incremental.groupStart.subarray(0, fresh.groupCount + 1)).toEqual(fresh.groupStart.subarray(0, fresh.groupCount + 1));
+    }
+  });
+
   it('Barnes-Hut list sums: WebAssembly and JavaScript give the same bits, any chunking', () => {
     const n = 3000;
     const random = createRandom(3);
@@ -474,7 +497,15 @@ describe('tsne()', () => {
 });
 
 /** Compiles src/tsne to plain JS so that the worker threads (worker.js) really run. */
+let compiledEntry: string | undefined;
+
+/** The compiled engine's index.js (compiled once per run of this file). */
 function compileTsne(): string {
+  compiledEntry ??= compileTsneSources();
+  return compiledEntry;
+}
+
+function compileTsneSources(): string {
   const require = createRequire(import.meta.url);
   const tsc = require.resolve('typescript/bin/tsc');
   const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
@@ -507,6 +538,73 @@ function compileTsne(): string {
 }
 
 describe('worker threads (compiled)', () => {
+  it('run prepared tasks again with new shared values, like the calling thread alone; a failing chunk rejects the run and stops the pool', async () => {
+    const compiled = (await import(pathToFileURL(compileTsne()).href)) as typeof import('../src/tsne/index.js');
+    const n = 5000;
+    const random = createRandom(3);
+    const forces = Float64Array.from({ length: 2 * n }, () => random.normal());
+    const descentOn = async (threads: number): Promise<{ y: Float64Array; norms: number[] }> => {
+      const executor = compiled.createExecutor(threads);
+      const shared = (length: number): Float64Array => new Float64Array(new SharedArrayBuffer(8 * length));
+      const task = {
+        kind: 'descent' as const,
+        n,
+        y: shared(2 * n),
+        posF: shared(2 * n),
+        negF: shared(2 * n),
+        gains: shared(2 * n).fill(1),
+        update: shared(2 * n),
+        params: shared(3),
+        normParts: shared(Math.ceil(n / 1024)),
+      };
+      task.posF.set(forces);
+      task.negF.set(forces.map((f) => f / 3));
+      const prepared = executor.prepare(task);
+      const norms: number[] = [];
+      try {
+        for (let step = 0; step < 5; step++) {
+          task.params.set([1 + step, step % 2 === 0 ? 0.5 : 0.8, 10 * (step + 1)]);
+          if (step === 3) task.posF.reverse();
+          await prepared.run();
+          norms.push(task.normParts.reduce((a, b) => a + b, 0));
+        }
+      } finally {
+        prepared.release();
+        await executor.close();
+      }
+      return { y: task.y.slice(), norms };
+    };
+    const alone = await descentOn(1);
+    const pooled = await descentOn(3);
+    expect(pooled.y).toEqual(alone.y);
+    expect(pooled.norms).toEqual(alone.norms);
+    expect(new Set(pooled.norms).size).toBe(5);
+
+    // A gradient task without a repulsion method throws in its chunks, on whichever thread.
+    const executor = compiled.createExecutor(2);
+    try {
+      const broken = {
+        kind: 'gradient' as const,
+        parts: 'all' as const,
+        n,
+        y: new Float64Array(new SharedArrayBuffer(16 * n)),
+        rowPtr: new Int32Array(new SharedArrayBuffer(4 * (n + 1))),
+        colIdx: new Int32Array(new SharedArrayBuffer(4)),
+        values: new Float64Array(new SharedArrayBuffer(8)),
+        stepParams: new Float64Array(new SharedArrayBuffer(8 * 5)),
+        pKey: -1,
+        posF: new Float64Array(new SharedArrayBuffer(16 * n)),
+        negF: new Float64Array(new SharedArrayBuffer(16 * n)),
+        partials: new Float64Array(new SharedArrayBuffer(8 * 4 * Math.ceil(n / 256))),
+        repulsion: { method: 'none' as const },
+      };
+      await expect(executor.run(broken)).rejects.toThrow(/needs a repulsion method/);
+      await expect(executor.run(broken)).rejects.toThrow(/needs a repulsion method|failed/);
+    } finally {
+      await executor.close();
+    }
+  });
+
   it('give bit-identical maps for 1, 2 and 3 threads, and cancel', async () => {
     const compiled = (await import(pathToFileURL(compileTsne()).href)) as typeof import('../src/tsne/index.js');
     expect(compiled.workerUrl()).toBeDefined();

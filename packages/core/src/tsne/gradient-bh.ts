@@ -14,8 +14,9 @@
  * forces *more* accurate (relative error of the repulsion against exact, final 5,000-point map:
  * 2.8e-3 against 9.0e-3 per point).
  *
- * Leaves always enter the list (a leaf of one point, or of coincident points, has width 0).
- * A cell holding a point of the group is never accepted as a summary (for theta < 1.4 the
+ * Leaves of one point, or of coincident points, have width 0 and always enter the list as
+ * they are; a leaf of a few points (quadtree.ts, LEAF_SIZE) that the criterion does not accept
+ * enters as its points. A cell holding a point of the group is never accepted as a summary (for theta < 1.4 the
  * criterion already refuses it; the check keeps that true for any theta), so each point meets
  * its own leaf exactly once, at distance 0 (coincident points keep the exact position; at the
  * depth limit the distance is far below the resolution of 1 + d^2): it contributes 1 to
@@ -142,9 +143,10 @@ export function barnesHutRepulsion(
   to: number,
   negF: Float64Array,
 ): number {
-  const { comX, comY, size, widthSq, skip, order, nodeCount, groupCount, groupNode, groupStart } = tree;
+  const { comX, comY, size, widthSq, skip, first: leafStart, order, nodeCount, groupCount, groupNode, groupStart } = tree;
   const theta2 = theta * theta;
-  const sums = listSumsFor(nodeCount);
+  // Every node, or a leaf's points in its stead, enters a list at most once.
+  const sums = listSumsFor(nodeCount + tree.order.length);
   const slots = sums.slots;
   let sumQ = 0;
   for (let g = groupOf(groupStart, groupCount, from); g < groupCount; g++) {
@@ -175,23 +177,30 @@ export function barnesHutRepulsion(
       const next = skip[nd] as number;
       const cx = comX[nd] as number;
       const cy = comY[nd] as number;
-      if (next === nd + 1) {
+      const wsq = widthSq[nd] as number;
+      let summary = wsq === 0;
+      if (!summary) {
+        const ex = cx < x0 ? x0 - cx : cx > x1 ? cx - x1 : 0;
+        const ey = cy < y0 ? y0 - cy : cy > y1 ? cy - y1 : 0;
+        // Ancestors of the group and cells inside it hold its points: always opened.
+        const holdsGroup = nd <= own ? next > own : nd < ownEnd;
+        summary = !holdsGroup && wsq < theta2 * (ex * ex + ey * ey);
+      }
+      if (summary) {
         slots[entry] = cx - gx;
         slots[entry + 1] = cy - gy;
         slots[entry + 2] = size[nd] as number;
         entry += ENTRY;
         nd = next;
-        continue;
-      }
-      const ex = cx < x0 ? x0 - cx : cx > x1 ? cx - x1 : 0;
-      const ey = cy < y0 ? y0 - cy : cy > y1 ? cy - y1 : 0;
-      // Ancestors of the group and cells inside it hold its points: always opened.
-      const holdsGroup = nd <= own ? next > own : nd < ownEnd;
-      if (!holdsGroup && (widthSq[nd] as number) < theta2 * (ex * ex + ey * ey)) {
-        slots[entry] = cx - gx;
-        slots[entry + 1] = cy - gy;
-        slots[entry + 2] = size[nd] as number;
-        entry += ENTRY;
+      } else if (next === nd + 1) {
+        // An opened leaf: its points one by one.
+        for (let at = leafStart[nd] as number, last = at + (size[nd] as number); at < last; at++) {
+          const i = order[at] as number;
+          slots[entry] = (y[2 * i] as number) - gx;
+          slots[entry + 1] = (y[2 * i + 1] as number) - gy;
+          slots[entry + 2] = 1;
+          entry += ENTRY;
+        }
         nd = next;
       } else {
         nd++;

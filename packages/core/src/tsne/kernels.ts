@@ -21,12 +21,24 @@ import { candidateKnnRows, exactKnnRows } from './knn-exact.js';
 import { forestCandidatesRows, refineRows, buildRpTree } from './knn-approx.js';
 import { binarySearchPerplexityRows } from './perplexity.js';
 import { PCA_CHUNK, pcaPassChunk, type PcaPassTask } from './init.js';
+import { DESCENT_CHUNK, descentChunk, type DescentTask } from './descent.js';
 import type { QuadTreeArrays } from './quadtree.js';
 
 /** Points per chunk of the per-point tasks. */
 export const POINT_CHUNK = 256;
 /** Query rows per chunk of the neighbour searches (long enough to amortise a grab). */
 export const KNN_CHUNK = 64;
+
+/** Slots of GradientTask.stepParams. */
+export const STEP_EXAGGERATION = 0;
+/** 1 when the step also computes the KL divergence's terms. */
+export const STEP_COMPUTE_ERROR = 1;
+/** Index of the step: names y for the threads' copies of it. */
+export const STEP_INDEX = 2;
+/** The quadtree's node and group counts (Barnes-Hut steps). */
+export const STEP_TREE_NODES = 3;
+export const STEP_TREE_GROUPS = 4;
+export const STEP_PARAMS = 5;
 
 export interface GradientTask {
   kind: 'gradient';
@@ -40,11 +52,13 @@ export interface GradientTask {
   rowPtr: Int32Array;
   colIdx: Int32Array;
   values: Float64Array;
-  exaggeration: number;
-  computeError: boolean;
-  /** Names P (unique per optimisation in the process) and y (changes every step), for copies. */
+  /**
+   * What changes from step to step, in shared memory so that a prepared task can be run again
+   * (executor.ts): see the STEP_* slots.
+   */
+  stepParams: Float64Array;
+  /** Names P (unique per optimisation in the process), for the threads' copies of it. */
   pKey: number;
-  step: number;
   posF: Float64Array;
   negF: Float64Array;
   /** PARTIALS values per chunk. */
@@ -52,7 +66,7 @@ export interface GradientTask {
   repulsion:
     | { method: 'none' }
     | { method: 'exact' }
-    | { method: 'bh'; theta: number; tree: QuadTreeArrays }
+    | { method: 'bh'; theta: number; tree: Omit<QuadTreeArrays, 'nodeCount' | 'groupCount'> }
     | { method: 'fft'; grid: FftGridParams; buffers: FftBuffers };
 }
 
@@ -156,6 +170,7 @@ export type KernelTask =
   | KnnExactTask
   | KnnCandidatesTask
   | PcaPassTask
+  | DescentTask
   | PerplexityTask
   | RpTreeTask
   | ForestCandidatesTask
@@ -177,6 +192,8 @@ export function chunkCount(task: KernelTask): number {
       return task.seeds.length;
     case 'pca-pass':
       return Math.ceil(task.n / PCA_CHUNK);
+    case 'descent':
+      return Math.ceil(task.n / DESCENT_CHUNK);
     case 'fft-rows-forward':
       return Math.ceil(task.grid.size / rowsPerChunk(task.grid.p));
     case 'fft-rows-inverse':
@@ -221,6 +238,8 @@ export function runChunk(task: KernelTask, chunk: number): void {
     }
     case 'pca-pass':
       return pcaPassChunk(task, chunk);
+    case 'descent':
+      return descentChunk(task, chunk);
     case 'rp-trees': {
       const { n } = task;
       const perm = task.perm.subarray(chunk * n, (chunk + 1) * n);
@@ -251,6 +270,9 @@ function gradientChunk(task: GradientTask, chunk: number): void {
   const to = Math.min(task.n, from + POINT_CHUNK);
   const base = chunk * PARTIALS;
   const rep = task.repulsion;
+  const params = task.stepParams;
+  const exaggeration = params[STEP_EXAGGERATION] as number;
+  const computeError = params[STEP_COMPUTE_ERROR] === 1;
   let order: Int32Array | null = null;
   if (task.parts !== 'attraction') {
     let sumQ: number;
@@ -261,7 +283,14 @@ function gradientChunk(task: GradientTask, chunk: number): void {
       case 'bh':
         // Chunks follow the tree order: neighbouring points walk the same cells.
         order = rep.tree.order;
-        sumQ = barnesHutRepulsion(task.y, rep.tree, rep.theta, from, to, task.negF);
+        sumQ = barnesHutRepulsion(
+          task.y,
+          { ...rep.tree, nodeCount: params[STEP_TREE_NODES] as number, groupCount: params[STEP_TREE_GROUPS] as number },
+          rep.theta,
+          from,
+          to,
+          task.negF,
+        );
         break;
       case 'fft':
         sumQ = fftRepulsion(rep.grid, rep.buffers, task.y, from, to, task.negF);
@@ -274,20 +303,21 @@ function gradientChunk(task: GradientTask, chunk: number): void {
     task.partials[base + PARTIAL_SUM_Q] = sumQ;
   }
   if (task.parts !== 'repulsion') {
-    if (!task.computeError && order === null) {
-      attractiveForcesFast(task.y, task.rowPtr, task.colIdx, task.values, task.exaggeration, from, to, task.posF, task.pKey, task.step, task.partials, base);
+    if (!computeError && order === null) {
+      const step = params[STEP_INDEX] as number;
+      attractiveForcesFast(task.y, task.rowPtr, task.colIdx, task.values, exaggeration, from, to, task.posF, task.pKey, step, task.partials, base);
     } else {
       attractiveForces(
         task.y,
         task.rowPtr,
         task.colIdx,
         task.values,
-        task.exaggeration,
+        exaggeration,
         order,
         from,
         to,
         task.posF,
-        task.computeError,
+        computeError,
         task.partials,
         base,
       );

@@ -1,12 +1,13 @@
 /**
  * Gradient descent on KL(P || Q) exactly as sklearn 1.2's `_gradient_descent` drives it:
- * per-coordinate gains (+0.2 when the gradient's sign flips relative to the last update,
- * x0.8 otherwise, floored at 0.01), momentum, the error and the gradient norm checked every 50
+ * per-coordinate gains and momentum (descent.ts), the error and the gradient norm checked every 50
  * steps (stop when the norm is <= 1e-7 or the error has not improved for n steps), and the
  * two-phase schedule of `_tsne`: early exaggeration with momentum 0.5, then momentum 0.8, with
  * fresh gains and updates for the second phase.
  */
 import type { SparseAffinities } from './affinities.js';
+import { sharedFloat64 } from './buffers.js';
+import { DESCENT_CHUNK, DESCENT_LEARNING_RATE, DESCENT_MOMENTUM, DESCENT_PARAMS, DESCENT_SUM_Q } from './descent.js';
 import type { Executor } from './executor.js';
 import { releaseAttraction } from './gradient-attractive.js';
 import { GradientEvaluator } from './gradient.js';
@@ -14,7 +15,6 @@ import type { FftSettings } from './gradient-fft.js';
 import type { TsneMethod, TsneProgress } from './types.js';
 
 const N_ITER_CHECK = 50;
-const MIN_GAIN = 0.01;
 const MIN_GRAD_NORM = 1e-7;
 const N_ITER_WITHOUT_PROGRESS = 300;
 
@@ -46,9 +46,11 @@ export async function optimize(
 ): Promise<OptimizeResult> {
   const n = p.n;
   const evaluator = new GradientEvaluator(executor, p, y, settings.method, settings.theta, settings.fft);
-  const grad = new Float64Array(2 * n);
-  const update = new Float64Array(2 * n);
-  const gains = new Float64Array(2 * n);
+  const update = sharedFloat64(2 * n);
+  const gains = sharedFloat64(2 * n);
+  const params = sharedFloat64(DESCENT_PARAMS);
+  const normParts = sharedFloat64(Math.ceil(n / DESCENT_CHUNK));
+  const descentStep = executor.prepare({ kind: 'descent', n, y, posF: evaluator.posF, negF: evaluator.negF, gains, update, params, normParts });
   const { signal, onProgress, iterations, learningRate } = settings;
   let lastYield = performance.now();
 
@@ -70,21 +72,15 @@ export async function optimize(
       last = i;
       const check = (i + 1) % N_ITER_CHECK === 0;
       const computeError = check || i === end - 1;
-      const kl = await evaluator.evaluate(exaggeration, computeError, grad, signal);
+      const { kl, sumQ } = await evaluator.evaluateForces(exaggeration, computeError, signal);
       if (computeError) error = kl;
+      params[DESCENT_SUM_Q] = sumQ;
+      params[DESCENT_MOMENTUM] = momentum;
+      params[DESCENT_LEARNING_RATE] = learningRate;
+      await descentStep.run(signal);
+      // Chunk order: the same norm for any number of threads.
       let normSq = 0;
-      for (let e = 0; e < 2 * n; e++) {
-        let g = grad[e] as number;
-        const u = update[e] as number;
-        let gain = u * g < 0 ? (gains[e] as number) + 0.2 : (gains[e] as number) * 0.8;
-        if (gain < MIN_GAIN) gain = MIN_GAIN;
-        gains[e] = gain;
-        g *= gain;
-        normSq += g * g;
-        const next = momentum * u - learningRate * g;
-        update[e] = next;
-        y[e] = (y[e] as number) + next;
-      }
+      for (const part of normParts) normSq += part;
       const gradNorm = Math.sqrt(normSq);
       onProgress?.(
         computeError
@@ -118,6 +114,8 @@ export async function optimize(
     }
     return { klDivergence: result.error, lastIteration: result.last, steps: { ...evaluator.steps } };
   } finally {
+    descentStep.release();
+    evaluator.dispose();
     // This thread's copy of P (workers drop theirs when the executor closes).
     releaseAttraction();
   }

@@ -11,6 +11,13 @@ import { sharedFloat64, sharedInt32 } from './buffers.js';
 /** Beyond this depth cells are narrower than float64 can split; remaining points share a leaf. */
 const MAX_DEPTH = 48;
 /**
+ * Most points in a leaf: a cell of up to LEAF_SIZE points is not split further. Where the walk
+ * opens such a leaf its points enter the interaction list one by one (gradient-bh.ts), which is
+ * what single-point leaves below it would have given at best; the tree has a third of the
+ * nodes and builds in half the time.
+ */
+export const LEAF_SIZE = 4;
+/**
  * Largest group: the repulsion walks the tree once per group of at most this many points (the
  * largest cells of at most GROUP_SIZE points), not once per point (gradient-bh.ts). 64 measured
  * fastest at 5,000 points (32: 6 % slower, 16: 40 %); larger groups also lengthen the
@@ -32,6 +39,8 @@ export interface QuadTreeArrays {
   widthSq: Float64Array;
   /** Index of the first node after the subtree. */
   skip: Int32Array;
+  /** Where each cell's points start in `order` (size[node] of them). */
+  first: Int32Array;
   /** The points in tree order: consecutive points are close, which keeps traversals in cache. */
   order: Int32Array;
   /**
@@ -52,6 +61,7 @@ export class QuadTree implements QuadTreeArrays {
   size: Float64Array;
   widthSq: Float64Array;
   skip: Int32Array;
+  first: Int32Array;
   order: Int32Array;
   groupCount = 0;
   groupNode: Int32Array;
@@ -64,6 +74,8 @@ export class QuadTree implements QuadTreeArrays {
   private readonly scratchOrder: Int32Array;
   private readonly counts = new Int32Array(256);
   private y: Float64Array = new Float64Array(0);
+  /** Whether `order` holds a previous build's order. */
+  private sorted = false;
 
   constructor(readonly n: number) {
     this.order = sharedInt32(n);
@@ -74,7 +86,7 @@ export class QuadTree implements QuadTreeArrays {
     this.scratchKeys = new Uint32Array(n);
     this.scratchOrder = new Int32Array(n);
     this.comX = this.comY = this.size = this.widthSq = new Float64Array(0);
-    this.skip = new Int32Array(0);
+    this.skip = this.first = new Int32Array(0);
     this.grow(2 * n + 16);
   }
 
@@ -88,9 +100,13 @@ export class QuadTree implements QuadTreeArrays {
     this.comY = copyF(this.comY);
     this.size = copyF(this.size);
     this.widthSq = copyF(this.widthSq);
-    const skip = sharedInt32(capacity);
-    skip.set(this.skip.subarray(0, this.nodeCount));
-    this.skip = skip;
+    const copyI = (old: Int32Array): Int32Array => {
+      const next = sharedInt32(capacity);
+      next.set(old.subarray(0, this.nodeCount));
+      return next;
+    };
+    this.skip = copyI(this.skip);
+    this.first = copyI(this.first);
     this.capacity = capacity;
   }
 
@@ -127,11 +143,38 @@ export class QuadTree implements QuadTreeArrays {
       const qy = Math.min(MORTON_CELLS - 1, Math.floor(((y[2 * i + 1] as number) - minY) * sy));
       keys[i] = (spreadBits(qx) | (spreadBits(qy) << 1)) >>> 0;
     }
-    sortByKey(keys, n, this.order, this.sortedKeys, this.scratchKeys, this.scratchOrder, this.counts);
+    // Between steps points move little, so the last order is nearly sorted and an insertion
+    // sort of it costs a few moves per point; a large rearrangement falls back to the radix sort.
+    if (!this.sorted || !resort(keys, n, this.order, this.sortedKeys, 4 * n)) {
+      sortByKey(keys, n, this.order, this.sortedKeys, this.scratchKeys, this.scratchOrder, this.counts);
+      this.sorted = true;
+    }
     this.nodeCount = 0;
     this.groupCount = 0;
     this.buildNode(0, n, minX, maxX, minY, maxY, 0, false);
     this.groupStart[this.groupCount] = n;
+  }
+
+  /**
+   * Appends the leaf of the one point order[at]: what buildNode makes of a one-point cell,
+   * without its general path (half of all nodes are such leaves).
+   */
+  private pointLeaf(at: number, inGroup: boolean): number {
+    if (this.nodeCount === this.capacity) this.grow(this.capacity * 2);
+    const node = this.nodeCount++;
+    if (!inGroup) {
+      this.groupNode[this.groupCount] = node;
+      this.groupStart[this.groupCount] = at;
+      this.groupCount++;
+    }
+    const i = this.order[at] as number;
+    this.comX[node] = this.y[2 * i] as number;
+    this.comY[node] = this.y[2 * i + 1] as number;
+    this.size[node] = 1;
+    this.widthSq[node] = 0;
+    this.skip[node] = node + 1;
+    this.first[node] = at;
+    return node;
   }
 
   /** Appends the cell of order[start, end) and its subtree; returns the cell's node. */
@@ -153,7 +196,7 @@ export class QuadTree implements QuadTreeArrays {
     const order = this.order;
     const count = end - start;
     this.size[node] = count;
-    const leaf = count === 1 || depth >= MAX_DEPTH || w === 0;
+    const leaf = count <= LEAF_SIZE || depth >= MAX_DEPTH || w === 0;
     // A leaf of many coincident points is a group of its own, however large.
     if (!inGroup && (count <= GROUP_SIZE || leaf)) {
       this.groupNode[this.groupCount] = node;
@@ -176,6 +219,7 @@ export class QuadTree implements QuadTreeArrays {
       this.comY[node] = w === 0 ? (y[2 * first + 1] as number) : sy / count;
       this.widthSq[node] = count === 1 || w === 0 ? 0 : w * w;
       this.skip[node] = node + 1;
+      this.first[node] = start;
       return node;
     }
     const cx = (x0 + x1) / 2;
@@ -201,22 +245,22 @@ export class QuadTree implements QuadTreeArrays {
     let sx = 0;
     let sy = 0;
     if (start < lowMid) {
-      const child = this.buildNode(start, lowMid, x0, cx, y0, cy, depth + 1, inGroup);
+      const child = lowMid - start === 1 ? this.pointLeaf(start, inGroup) : this.buildNode(start, lowMid, x0, cx, y0, cy, depth + 1, inGroup);
       sx += (this.comX[child] as number) * (lowMid - start);
       sy += (this.comY[child] as number) * (lowMid - start);
     }
     if (lowMid < mid) {
-      const child = this.buildNode(lowMid, mid, cx, x1, y0, cy, depth + 1, inGroup);
+      const child = mid - lowMid === 1 ? this.pointLeaf(lowMid, inGroup) : this.buildNode(lowMid, mid, cx, x1, y0, cy, depth + 1, inGroup);
       sx += (this.comX[child] as number) * (mid - lowMid);
       sy += (this.comY[child] as number) * (mid - lowMid);
     }
     if (mid < highMid) {
-      const child = this.buildNode(mid, highMid, x0, cx, cy, y1, depth + 1, inGroup);
+      const child = highMid - mid === 1 ? this.pointLeaf(mid, inGroup) : this.buildNode(mid, highMid, x0, cx, cy, y1, depth + 1, inGroup);
       sx += (this.comX[child] as number) * (highMid - mid);
       sy += (this.comY[child] as number) * (highMid - mid);
     }
     if (highMid < end) {
-      const child = this.buildNode(highMid, end, cx, x1, cy, y1, depth + 1, inGroup);
+      const child = end - highMid === 1 ? this.pointLeaf(highMid, inGroup) : this.buildNode(highMid, end, cx, x1, cy, y1, depth + 1, inGroup);
       sx += (this.comX[child] as number) * (end - highMid);
       sy += (this.comY[child] as number) * (end - highMid);
     }
@@ -224,6 +268,7 @@ export class QuadTree implements QuadTreeArrays {
     this.comY[node] = sy / count;
     this.widthSq[node] = w * w;
     this.skip[node] = this.nodeCount;
+    this.first[node] = start;
     return node;
   }
 }
@@ -285,6 +330,32 @@ function sortByKey(
     srcK = dstK;
     srcO = dstO;
   }
+}
+
+/**
+ * Sorts `order` (a permutation from an earlier build) by (keys[i], i) in place by insertion,
+ * writing the keys in that order into `sorted`: the same result as sortByKey. Gives up, leaving
+ * `order` permuted, after `maxMoves` moves; returns whether it finished.
+ */
+function resort(keys: Uint32Array, n: number, order: Int32Array, sorted: Uint32Array, maxMoves: number): boolean {
+  let moves = 0;
+  for (let at = 0; at < n; at++) {
+    const i = order[at] as number;
+    const key = keys[i] as number;
+    let to = at;
+    while (to > 0) {
+      const before = sorted[to - 1] as number;
+      if (before < key || (before === key && (order[to - 1] as number) < i)) break;
+      sorted[to] = before;
+      order[to] = order[to - 1] as number;
+      to--;
+    }
+    sorted[to] = key;
+    order[to] = i;
+    moves += at - to;
+    if (moves > maxMoves) return false;
+  }
+  return true;
 }
 
 /** First position in [start, end) whose 2-bit digit at `shift` exceeds `digit` (the run is sorted). */
