@@ -22,6 +22,38 @@ function sqDistance(data: Float32Array, dim: number, a: number, b: number): numb
 }
 
 /**
+ * Squared distances of query row offset `qo` to the rows at offsets o0..o3 into `out`: four
+ * references per pass share the loads of the query row; each sum runs in dimension order, as in
+ * sqDistance.
+ */
+function sqDistances4(data: Float32Array, dim: number, qo: number, o0: number, o1: number, o2: number, o3: number, out: Float64Array): void {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let d = 0; d < dim; d++) {
+    const x = data[qo + d] as number;
+    const t0 = x - (data[o0 + d] as number);
+    const t1 = x - (data[o1 + d] as number);
+    const t2 = x - (data[o2 + d] as number);
+    const t3 = x - (data[o3 + d] as number);
+    s0 += t0 * t0;
+    s1 += t1 * t1;
+    s2 += t2 * t2;
+    s3 += t3 * t3;
+  }
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
+}
+
+/** Offers (s, r) to heap `base` of query q (never the query itself). */
+function offer(heapD: Float64Array, heapI: Int32Array, base: number, k: number, q: number, s: number, r: number): void {
+  if (r !== q && heapAccepts(heapD, heapI, base, s, r)) heapReplaceTop(heapD, heapI, base, k, s, r);
+}
+
+/**
  * The k nearest of rows [rowStart, rowEnd) among given candidates (row i's `count` candidates
  * at candidates[i * count ...], the row itself possibly among them), with distances computed as
  * exactKnnRows computes them. A row's list is kept only when its k-th distance is below
@@ -44,47 +76,27 @@ export function candidateKnnRows(
 ): number {
   const heapD = new Float64Array(k);
   const heapI = new Int32Array(k);
+  const sums = new Float64Array(4);
   let failures = 0;
   for (let q = rowStart; q < rowEnd; q++) {
     heapClear(heapD, heapI, 0, k);
     const qo = q * dim;
     let c = q * count;
     const end = c + count;
-    // Four candidates per pass share the loads of the query row (sums as in sqDistance).
     for (; c + 4 <= end; c += 4) {
       const r0 = candidates[c] as number;
       const r1 = candidates[c + 1] as number;
       const r2 = candidates[c + 2] as number;
       const r3 = candidates[c + 3] as number;
-      const o0 = r0 * dim;
-      const o1 = r1 * dim;
-      const o2 = r2 * dim;
-      const o3 = r3 * dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let d = 0; d < dim; d++) {
-        const x = data[qo + d] as number;
-        const t0 = x - (data[o0 + d] as number);
-        const t1 = x - (data[o1 + d] as number);
-        const t2 = x - (data[o2 + d] as number);
-        const t3 = x - (data[o3 + d] as number);
-        s0 += t0 * t0;
-        s1 += t1 * t1;
-        s2 += t2 * t2;
-        s3 += t3 * t3;
-      }
-      if (r0 !== q && heapAccepts(heapD, heapI, 0, s0, r0)) heapReplaceTop(heapD, heapI, 0, k, s0, r0);
-      if (r1 !== q && heapAccepts(heapD, heapI, 0, s1, r1)) heapReplaceTop(heapD, heapI, 0, k, s1, r1);
-      if (r2 !== q && heapAccepts(heapD, heapI, 0, s2, r2)) heapReplaceTop(heapD, heapI, 0, k, s2, r2);
-      if (r3 !== q && heapAccepts(heapD, heapI, 0, s3, r3)) heapReplaceTop(heapD, heapI, 0, k, s3, r3);
+      sqDistances4(data, dim, qo, r0 * dim, r1 * dim, r2 * dim, r3 * dim, sums);
+      offer(heapD, heapI, 0, k, q, sums[0] as number, r0);
+      offer(heapD, heapI, 0, k, q, sums[1] as number, r1);
+      offer(heapD, heapI, 0, k, q, sums[2] as number, r2);
+      offer(heapD, heapI, 0, k, q, sums[3] as number, r3);
     }
     for (; c < end; c++) {
       const r = candidates[c] as number;
-      if (r === q) continue;
-      const s = sqDistance(data, dim, q, r);
-      if (heapAccepts(heapD, heapI, 0, s, r)) heapReplaceTop(heapD, heapI, 0, k, s, r);
+      offer(heapD, heapI, 0, k, q, sqDistance(data, dim, q, r), r);
     }
     // NaN bounds (overflow in the products) fail too.
     if (!((heapD[0] as number) < (outsideBound[q] as number))) {
@@ -117,6 +129,7 @@ export function exactKnnRows(
 ): void {
   const heapD = new Float64Array(QUERY_BLOCK * k);
   const heapI = new Int32Array(QUERY_BLOCK * k);
+  const sums = new Float64Array(4);
   for (let q0 = rowStart; q0 < rowEnd; q0 += QUERY_BLOCK) {
     const q1 = Math.min(q0 + QUERY_BLOCK, rowEnd);
     for (let q = q0; q < q1; q++) heapClear(heapD, heapI, (q - q0) * k, k);
@@ -125,38 +138,16 @@ export function exactKnnRows(
       for (let q = q0; q < q1; q++) {
         const base = (q - q0) * k;
         const qo = q * dim;
-        // Four references per pass share the loads of the query row.
         let r = r0;
         for (; r + 4 <= r1; r += 4) {
           const o0 = r * dim;
-          const o1 = o0 + dim;
-          const o2 = o1 + dim;
-          const o3 = o2 + dim;
-          let s0 = 0;
-          let s1 = 0;
-          let s2 = 0;
-          let s3 = 0;
-          for (let d = 0; d < dim; d++) {
-            const x = data[qo + d] as number;
-            const t0 = x - (data[o0 + d] as number);
-            const t1 = x - (data[o1 + d] as number);
-            const t2 = x - (data[o2 + d] as number);
-            const t3 = x - (data[o3 + d] as number);
-            s0 += t0 * t0;
-            s1 += t1 * t1;
-            s2 += t2 * t2;
-            s3 += t3 * t3;
-          }
-          if (r !== q && heapAccepts(heapD, heapI, base, s0, r)) heapReplaceTop(heapD, heapI, base, k, s0, r);
-          if (r + 1 !== q && heapAccepts(heapD, heapI, base, s1, r + 1)) heapReplaceTop(heapD, heapI, base, k, s1, r + 1);
-          if (r + 2 !== q && heapAccepts(heapD, heapI, base, s2, r + 2)) heapReplaceTop(heapD, heapI, base, k, s2, r + 2);
-          if (r + 3 !== q && heapAccepts(heapD, heapI, base, s3, r + 3)) heapReplaceTop(heapD, heapI, base, k, s3, r + 3);
+          sqDistances4(data, dim, qo, o0, o0 + dim, o0 + 2 * dim, o0 + 3 * dim, sums);
+          offer(heapD, heapI, base, k, q, sums[0] as number, r);
+          offer(heapD, heapI, base, k, q, sums[1] as number, r + 1);
+          offer(heapD, heapI, base, k, q, sums[2] as number, r + 2);
+          offer(heapD, heapI, base, k, q, sums[3] as number, r + 3);
         }
-        for (; r < r1; r++) {
-          if (r === q) continue;
-          const s = sqDistance(data, dim, q, r);
-          if (heapAccepts(heapD, heapI, base, s, r)) heapReplaceTop(heapD, heapI, base, k, s, r);
-        }
+        for (; r < r1; r++) offer(heapD, heapI, base, k, q, sqDistance(data, dim, q, r), r);
       }
     }
     for (let q = q0; q < q1; q++) {
