@@ -394,6 +394,29 @@ describe('building blocks', () => {
     expect(scanned.outlier).toBeGreaterThan(0);
   });
 
+  it('exact neighbours of 20,000 points come with a locality order: a permutation that keeps neighbours close', async () => {
+    const n = 20_000;
+    const dim = 6;
+    const x = clustered(n, dim, 50, 6, 17);
+    const graph = await nearestNeighbors(createExecutor(1), x, n, dim, 15, 'exact', createRandom(0), undefined);
+    const order = graph.order as Int32Array;
+    expect(order).toBeDefined();
+    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    const distance = (a: number, b: number): number => {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += ((x[a * dim + d] as number) - (x[b * dim + d] as number)) ** 2;
+      return s;
+    };
+    let consecutive = 0;
+    let shuffled = 0;
+    for (let at = 1; at < n; at++) {
+      consecutive += distance(order[at - 1] as number, order[at] as number);
+      shuffled += distance(at - 1, at);
+    }
+    // Input order cycles through the clusters; the leaf order keeps a cluster's points together.
+    expect(consecutive).toBeLessThan(shuffled / 5);
+  });
+
   it('PCA initialisation spans sklearn PCA components, std 1e-4', async () => {
     const n = 300;
     const dim = 12;

@@ -16,8 +16,9 @@ export interface NeighborGraph {
   /** n x k squared distances, as float32 (what sklearn hands to the perplexity search). */
   sqDistances: Float32Array;
   /**
-   * Approximate search only: the points in an order that keeps neighbours close (the first
-   * tree's leaf order), for callers that want their own arrays laid out that way.
+   * The points in an order that keeps neighbours close (a random-projection tree's leaf
+   * order), for callers that want their own arrays laid out that way: from the approximate
+   * search, and from the exact one above LOCALITY_MIN_N points.
    */
   order?: Int32Array;
   /** Exact search by products only: rows that needed the brute-force search (knn-products.ts). */
@@ -55,6 +56,12 @@ const EXACT_MAX_WORK = 4e12;
  * way); above it the exact search goes through matrix products.
  */
 const PRODUCTS_MIN_WORK = 2e8;
+/**
+ * From this many points an exact search also returns a locality order (`order`), which the
+ * optimiser uses: the attraction reads y at every non-zero of P. Measured: 20,000 points
+ * 0.2-0.6 s less optimisation, 73,000 points 0.85 s less, for one tree (0.1-0.4 s).
+ */
+const LOCALITY_MIN_N = 20_000;
 
 export function chooseNeighborMethod(n: number, dim: number, requested: NeighborMethod | 'auto'): NeighborMethod {
   if (requested !== 'auto') return requested;
@@ -75,7 +82,15 @@ export async function nearestNeighbors(
   if (method === 'exact' && n * n * dim >= PRODUCTS_MIN_WORK) {
     // Loaded on demand: it brings onnxruntime, which the rest of the engine never needs.
     const { productKnn } = await import('./knn-products.js');
-    return { k, ...(await productKnn(executor, data, n, dim, k, signal)) };
+    const found = await productKnn(executor, data, n, dim, k, signal);
+    if (n < LOCALITY_MIN_N) return { k, ...found };
+    // The leaf order of one random-projection tree, for callers that lay their arrays out so
+    // that neighbours sit close in memory (the optimiser does above LOCALITY_MIN_N points).
+    const seeds = new Int32Array(new SharedArrayBuffer(4));
+    seeds[0] = Math.floor(random.next() * 0x7fffffff);
+    const order = sharedInt32(n);
+    await executor.run({ kind: 'rp-trees', data, n, dim, leafSize: Math.max(2 * (k + 1), 32), seeds, perm: order, where: sharedInt32(n) }, signal);
+    return { k, ...found, order };
   }
   const indices = sharedInt32(n * k);
   const sqDistances = sharedFloat32(n * k);
