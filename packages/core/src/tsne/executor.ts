@@ -6,9 +6,9 @@
  *
  * A run is announced through shared memory, not a message: the calling thread bumps a
  * generation counter and the workers, spinning on it for a moment after each run (then asleep
- * in Atomics.wait), start within microseconds. A Barnes-Hut step is two runs of a millisecond
- * or less, and a message round trip between threads costs 50-60 us here against ~2 us for this
- * hand-off (docs/tsne.md). Task objects still travel as messages, once: `prepare` keeps a task
+ * in Atomics.wait), start within microseconds. A Barnes-Hut step is three runs of a
+ * millisecond or less (attraction, repulsion, update), and a message round trip between
+ * threads costs 50-60 us here against a few for this hand-off (docs/tsne.md). Task objects still travel as messages, once: `prepare` keeps a task
  * on the workers for repeated runs (it reads what changes between runs from its shared
  * arrays); `run` and `begin` post the task and drop it after the run.
  *
@@ -130,12 +130,9 @@ class WorkerExecutor implements Executor {
   private nextId = 1;
   private failure: Error | undefined;
   private running = false;
+  private readonly workers: Worker[] = [];
 
-  constructor(
-    url: URL,
-    workerCount: number,
-    private readonly workers: Worker[] = [],
-  ) {
+  constructor(url: URL, workerCount: number) {
     this.threads = workerCount + 1;
     this.control = new Int32Array(new SharedArrayBuffer(4 * (CONTROL_DONE + workerCount)));
     for (let index = 0; index < workerCount; index++) {
