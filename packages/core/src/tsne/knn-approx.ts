@@ -72,8 +72,11 @@ export function buildRpTree(
   split(0, n);
 }
 
-/** Quickselect on positions [lo, hi]: afterwards key[nth] has every smaller key before it. */
-function selectNth(perm: Int32Array, key: Float64Array, lo: number, hi: number, nth: number): void {
+/**
+ * Quickselect on positions [lo, hi]: afterwards key[nth] has every smaller key before it. The
+ * entries of `perm`, when given, move with their keys.
+ */
+function selectNth(perm: Int32Array | undefined, key: Float64Array, lo: number, hi: number, nth: number): void {
   while (hi > lo) {
     const pivot = key[(lo + hi) >> 1] as number;
     let i = lo;
@@ -85,9 +88,11 @@ function selectNth(perm: Int32Array, key: Float64Array, lo: number, hi: number, 
         const tk = key[i] as number;
         key[i] = key[j] as number;
         key[j] = tk;
-        const tp = perm[i] as number;
-        perm[i] = perm[j] as number;
-        perm[j] = tp;
+        if (perm !== undefined) {
+          const tp = perm[i] as number;
+          perm[i] = perm[j] as number;
+          perm[j] = tp;
+        }
         i++;
         j--;
       }
@@ -233,29 +238,8 @@ function sqDistResumed(data: Float32Array, dim: number, a: number, b: number, s:
 
 /** The k-th smallest (1-based) of values[0 .. m), m >= k; reorders `values`. */
 function kthSmallest(values: Float64Array, m: number, k: number): number {
-  let lo = 0;
-  let hi = m - 1;
-  const target = k - 1;
-  while (lo < hi) {
-    const pivot = values[(lo + hi) >> 1] as number;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while ((values[i] as number) < pivot) i++;
-      while ((values[j] as number) > pivot) j--;
-      if (i <= j) {
-        const t = values[i] as number;
-        values[i] = values[j] as number;
-        values[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return values[target] as number;
-  }
-  return values[target] as number;
+  selectNth(undefined, values, 0, m - 1, k - 1);
+  return values[k - 1] as number;
 }
 
 /**
