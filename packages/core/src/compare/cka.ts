@@ -155,15 +155,7 @@ async function viaFeatures(sources: readonly FeatureSource[], names: readonly st
       const mean = means[l] as Float64Array;
       const norms = rowNorms[l] as Float64Array;
       await readRowsInto(sources[l] as FeatureSource, null, r0, count, 0, d, block, names[l] as string);
-      for (let r = 0; r < count; r++) {
-        let sq = 0;
-        for (let c = 0; c < d; c++) {
-          const v = (block[r * d + c] as number) - (mean[c] as number);
-          block[r * d + c] = v;
-          sq += v * v;
-        }
-        norms[r0 + r] = sq;
-      }
+      centreBlock(block, count, d, mean, norms, r0);
       transpose(block, count, d, transposed[l] as Float64Array);
     }
     // Xcᵀ Yc is a sum over images: with the block transposed, images run along the contiguous axis.
@@ -192,6 +184,19 @@ async function viaFeatures(sources: readonly FeatureSource[], names: readonly st
     }
   }
   return normalize(hsic, layers, names, options.debiased ?? false);
+}
+
+/** Subtracts the column means from `count` rows of `d` features in place; row r's squared norm goes to norms[at + r]. */
+function centreBlock(block: Float64Array, count: number, d: number, mean: Float64Array, norms: Float64Array, at: number): void {
+  for (let r = 0; r < count; r++) {
+    let sq = 0;
+    for (let c = 0; c < d; c++) {
+      const v = (block[r * d + c] as number) - (mean[c] as number);
+      block[r * d + c] = v;
+      sq += v * v;
+    }
+    norms[at + r] = sq;
+  }
 }
 
 /**
@@ -227,15 +232,8 @@ async function crossProductsOnnx(
       const norms = rowNorms[l] as Float64Array;
       const offset = offsets[l] as number;
       await readRowsInto(sources[l] as FeatureSource, null, r0, count, 0, d, block, names[l] as string);
-      for (let r = 0; r < count; r++) {
-        let sq = 0;
-        for (let c = 0; c < d; c++) {
-          const v = (block[r * d + c] as number) - (mean[c] as number);
-          stacked[(offset + c) * count + r] = v;
-          sq += v * v;
-        }
-        norms[r0 + r] = sq;
-      }
+      centreBlock(block, count, d, mean, norms, r0);
+      for (let r = 0; r < count; r++) for (let c = 0; c < d; c++) stacked[(offset + c) * count + r] = block[r * d + c] as number;
     }
     await kernels.accumulateGram(stacked.subarray(0, total * count), total, count, product);
     options.onProgress?.(++step, steps);
