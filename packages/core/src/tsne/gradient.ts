@@ -15,10 +15,6 @@ import { fftCheaper } from './method.js';
 import { QuadTree } from './quadtree.js';
 import type { TsneMethod } from './types.js';
 
-/**
- * One gradient evaluation: writes the KL gradient into `grad` (the factor 4 included, as
- * sklearn multiplies by 2 (dof + 1) / dof) and returns KL(P || Q) when asked, else NaN.
- */
 /** Names each evaluator's P for the threads' copies of it (gradient-attractive.ts). */
 let nextPKey = 1;
 
@@ -88,6 +84,10 @@ export class GradientEvaluator {
     for (const key of [...this.preparedTasks.keys()]) this.release(key);
   }
 
+  /**
+   * One gradient evaluation: writes the KL gradient into `grad` (the factor 4 included, as
+   * sklearn multiplies by 2 (dof + 1) / dof) and returns KL(P || Q) when asked, else NaN.
+   */
   async evaluate(exaggeration: number, computeError: boolean, grad: Float64Array, signal?: AbortSignal): Promise<number> {
     const { kl, sumQ } = await this.evaluateForces(exaggeration, computeError, signal);
     const { posF, negF } = this;
