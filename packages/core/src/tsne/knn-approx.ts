@@ -150,24 +150,37 @@ function sqDistBoundedF32(data: Float32Array, dim: number, a: number, b: number,
   const oa = a * dim;
   const ob = b * dim;
   let s = 0;
-  let d = 0;
-  // Whole strides unrolled by four (same order of additions), then the rest.
   const whole = dim - (dim % BOUND_STRIDE);
-  while (d < whole) {
-    const end = d + BOUND_STRIDE;
-    for (; d < end; d += 4) {
-      const t0 = (data[oa + d] as number) - (data[ob + d] as number);
-      const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
-      const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
-      const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
-      s += t0 * t0;
-      s += t1 * t1;
-      s += t2 * t2;
-      s += t3 * t3;
-    }
+  for (let d = 0; d < whole; d += BOUND_STRIDE) {
+    s = addStride(data, oa, ob, d, s);
     if (Math.fround(s) > bound) return s;
   }
-  for (; d < dim; d++) {
+  return addRest(data, oa, ob, whole, dim, s);
+}
+
+/**
+ * s plus the squared differences of dimensions d .. d + BOUND_STRIDE of the rows at offsets oa
+ * and ob, added one at a time in dimension order (four per pass), as every bounded distance
+ * here sums them.
+ */
+function addStride(data: Float32Array, oa: number, ob: number, d: number, s: number): number {
+  const end = d + BOUND_STRIDE;
+  for (; d < end; d += 4) {
+    const t0 = (data[oa + d] as number) - (data[ob + d] as number);
+    const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
+    const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
+    const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
+    s += t0 * t0;
+    s += t1 * t1;
+    s += t2 * t2;
+    s += t3 * t3;
+  }
+  return s;
+}
+
+/** s plus the squared differences of dimensions from .. dim - 1 (what is left after the strides). */
+function addRest(data: Float32Array, oa: number, ob: number, from: number, dim: number, s: number): number {
+  for (let d = from; d < dim; d++) {
     const t = (data[oa + d] as number) - (data[ob + d] as number);
     s += t * t;
   }
@@ -185,21 +198,7 @@ function candidateScratch(length: number): { idx: Int32Array; first: Float64Arra
 
 /** The first stride of sqDistBounded (its partial sum before the first look at the bound). */
 function firstStride(data: Float32Array, dim: number, a: number, b: number): number {
-  if (dim < BOUND_STRIDE) return 0;
-  const oa = a * dim;
-  const ob = b * dim;
-  let s = 0;
-  for (let d = 0; d < BOUND_STRIDE; d += 4) {
-    const t0 = (data[oa + d] as number) - (data[ob + d] as number);
-    const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
-    const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
-    const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
-    s += t0 * t0;
-    s += t1 * t1;
-    s += t2 * t2;
-    s += t3 * t3;
-  }
-  return s;
+  return dim < BOUND_STRIDE ? 0 : addStride(data, a * dim, b * dim, 0, 0);
 }
 
 /**
@@ -208,32 +207,15 @@ function firstStride(data: Float32Array, dim: number, a: number, b: number): num
  */
 function sqDistResumed(data: Float32Array, dim: number, a: number, b: number, s: number, bound: number): number {
   const whole = dim - (dim % BOUND_STRIDE);
-  let d = 0;
-  if (whole >= BOUND_STRIDE) {
-    if (s > bound) return s;
-    d = BOUND_STRIDE;
-  }
   const oa = a * dim;
   const ob = b * dim;
-  while (d < whole) {
-    const end = d + BOUND_STRIDE;
-    for (; d < end; d += 4) {
-      const t0 = (data[oa + d] as number) - (data[ob + d] as number);
-      const t1 = (data[oa + d + 1] as number) - (data[ob + d + 1] as number);
-      const t2 = (data[oa + d + 2] as number) - (data[ob + d + 2] as number);
-      const t3 = (data[oa + d + 3] as number) - (data[ob + d + 3] as number);
-      s += t0 * t0;
-      s += t1 * t1;
-      s += t2 * t2;
-      s += t3 * t3;
-    }
+  if (whole === 0) return addRest(data, oa, ob, 0, dim, s);
+  // The caller summed the first stride.
+  for (let d = BOUND_STRIDE; ; d += BOUND_STRIDE) {
     if (s > bound) return s;
+    if (d === whole) return addRest(data, oa, ob, whole, dim, s);
+    s = addStride(data, oa, ob, d, s);
   }
-  for (; d < dim; d++) {
-    const t = (data[oa + d] as number) - (data[ob + d] as number);
-    s += t * t;
-  }
-  return s;
 }
 
 /** The k-th smallest (1-based) of values[0 .. m), m >= k; reorders `values`. */
