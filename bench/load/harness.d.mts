@@ -57,6 +57,7 @@ export interface Serve {
 
 export declare function postgresServerUrl(): string;
 export declare function treeRss(pid: number): number;
+export declare function stopChild(child: import('node:child_process').ChildProcess): Promise<void>;
 export declare function startServe(options: {
   dataDir: string;
   databaseUrl?: string;

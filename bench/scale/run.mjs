@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { createApiToken, createScratchDatabase, openStore } from '@strata/core/store';
-import { postgresServerUrl, startServe, treeRss } from '../load/harness.mjs';
+import { postgresServerUrl, startServe, stopChild, treeRss } from '../load/harness.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const STEP = join(import.meta.dirname, 'step.mjs');
@@ -154,15 +154,7 @@ function startProcess(name, command, args, options, ready, timeoutMs) {
       reject(new Error(`${name} exited (${code}):\n${output.slice(-4000)}`));
     });
   });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((done) => child.once('exit', done));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return { child, started, stop };
+  return { child, started, stop: () => stopChild(child) };
 }
 
 /**
